@@ -1,0 +1,44 @@
+# Lucid developer entry points. `make setup` is idempotent and quick when done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+VENV  := .venv
+BIN   := $(VENV)/bin
+STATE ?= .state/run
+
+.PHONY: setup run test lint typecheck unit bench format clean distclean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(BIN)/lucid up --state $(STATE)
+
+lint: setup
+	$(BIN)/ruff check daemons tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no test: that is a failure here too.
+unit: setup
+	@rc=0; $(BIN)/pytest || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+format: setup
+	$(BIN)/ruff format daemons tests bench
+	$(BIN)/ruff check --fix daemons tests bench
+
+# Tool caches, build leftovers, bench data (.bench/) and dev state (.state/); keeps .venv.
+clean:
+	rm -rf .mypy_cache .pytest_cache .ruff_cache .bench .state build dist
+	find daemons tests bench -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) daemons/*.egg-info

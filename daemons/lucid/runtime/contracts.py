@@ -1,0 +1,98 @@
+"""Bus names, object paths and interface XML of every Lucid daemon.
+
+Each daemon exports exactly one versioned interface ``io.lucid.<Daemon>1`` at the object
+path made from it (``/io/lucid/<Daemon>1``), and owns the same well-known name. The XML in
+``lucid/interfaces/`` is the contract: services dispatch from it and clients call from it.
+This module only names things; it does not touch the bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from xml.etree import ElementTree
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    in_signature: str
+    out_signature: str
+    in_args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    daemon: str  # module name: lucid.<daemon>
+    interface: str  # io.lucid.<Daemon>1, also the well-known bus name
+
+    @property
+    def bus_name(self) -> str:
+        return self.interface
+
+    @property
+    def path(self) -> str:
+        return "/" + self.interface.replace(".", "/")
+
+    @property
+    def xml(self) -> str:
+        return _read_xml(self.interface)
+
+    @property
+    def methods(self) -> dict[str, Method]:
+        return _parse(self.interface)[0]
+
+    @property
+    def signals(self) -> dict[str, Signal]:
+        return _parse(self.interface)[1]
+
+
+@cache
+def _read_xml(interface: str) -> str:
+    return resources.files("lucid.interfaces").joinpath(f"{interface}.xml").read_text("utf-8")
+
+
+@cache
+def _parse(interface: str) -> tuple[dict[str, Method], dict[str, Signal]]:
+    root = ElementTree.fromstring(_read_xml(interface))
+    iface = root if root.tag == "interface" else root.find(f"interface[@name='{interface}']")
+    if iface is None or iface.get("name") != interface:
+        raise RuntimeError(f"{interface}.xml does not define interface {interface}")
+    methods: dict[str, Method] = {}
+    for m in iface.findall("method"):
+        ins = [a for a in m.findall("arg") if a.get("direction", "in") == "in"]
+        outs = [a for a in m.findall("arg") if a.get("direction") == "out"]
+        methods[m.get("name", "")] = Method(
+            name=m.get("name", ""),
+            in_signature="".join(a.get("type", "") for a in ins),
+            out_signature="".join(a.get("type", "") for a in outs),
+            in_args=tuple(a.get("name", "") for a in ins),
+        )
+    signals = {
+        s.get("name", ""): Signal(
+            s.get("name", ""), "".join(a.get("type", "") for a in s.findall("arg"))
+        )
+        for s in iface.findall("signal")
+    }
+    return methods, signals
+
+
+def _contract(daemon: str, short: str) -> Contract:
+    return Contract(daemon=daemon, interface=f"io.lucid.{short}1")
+
+
+WALLETD = _contract("walletd", "Walletd")
+RECORDER = _contract("recorder", "Recorder")
+CHUNKER = _contract("chunker", "Chunker")
+ENCRYPTOR = _contract("encryptor", "Encryptor")
+MERKLE = _contract("merkle", "Merkle")
+
+#: The daemons of the recording pipeline, in start order.
+PIPELINE: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)

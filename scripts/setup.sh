@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Make this checkout ready to run, test and bench Lucid; safe to run again.
+#   1. apt: install what scripts/apt-packages.txt lists and dpkg lacks
+#   2. venv: .venv on Python 3.11
+#   3. pip: `pip install -e '.[dev]'` when pyproject.toml is newer than .venv/.stamp
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+venv=.venv
+stamp="$venv/.stamp"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- 1. system packages -------------------------------------------------------
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' scripts/apt-packages.txt)
+missing=()
+for pkg in "${wanted[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+if ((${#missing[@]} == 0)); then
+    say "apt: all ${#wanted[@]} packages present"
+else
+    say "apt: installing ${missing[*]}"
+    sudo=()
+    if ((EUID != 0)); then sudo=(sudo); fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+fi
+
+# --- 2. virtualenv ------------------------------------------------------------
+is_py311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
+
+if [[ -x "$venv/bin/python" ]] && is_py311 "$venv/bin/python"; then
+    say "venv: $venv ok ($("$venv/bin/python" -V 2>&1))"
+else
+    python=""
+    for candidate in python3.11 python3; do
+        if command -v "$candidate" >/dev/null && is_py311 "$candidate"; then
+            python=$(command -v "$candidate")
+            break
+        fi
+    done
+    if [[ -z "$python" ]]; then
+        echo "setup: error: no Python 3.11 on PATH (python3.11 or python3)" >&2
+        exit 1
+    fi
+    say "venv: creating $venv with $python ($("$python" -V 2>&1))"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    rm -f "$stamp"
+fi
+# Keep the venv out of git without touching the tree's .gitignore.
+[[ -f "$venv/.gitignore" ]] || echo '*' >"$venv/.gitignore"
+
+# --- 3. python packages -------------------------------------------------------
+if [[ -f "$stamp" && ! pyproject.toml -nt "$stamp" ]]; then
+    say "pip: up to date (pyproject.toml older than $stamp)"
+else
+    say "pip: installing -e '.[dev]'"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    touch "$stamp"
+fi
