@@ -33,19 +33,20 @@ NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def get_obj(value: Any, path: str, keys: frozenset[str]) -> dict[str, Any]:
-    """Require a JSON object with exactly the given keys.
+    """Require a JSON object with exactly the given keys (`path` "" for the top level).
 
     Raises:
         FormatError: Not an object, a key missing, or an unknown key.
     """
     if not isinstance(value, dict):
-        raise FormatError(f"{path}: expected an object")
+        raise FormatError(f"{path}: expected an object" if path else "expected a JSON object")
+    prefix = f"{path}." if path else ""
     missing = sorted(keys - value.keys())
     if missing:
-        raise FormatError(f"{path}.{missing[0]}: missing")
+        raise FormatError(f"{prefix}{missing[0]}: missing")
     unknown = sorted(value.keys() - keys)
     if unknown:
-        raise FormatError(f"{path}.{unknown[0]}: unknown field")
+        raise FormatError(f"{prefix}{unknown[0]}: unknown field")
     return value
 
 

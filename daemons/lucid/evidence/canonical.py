@@ -89,7 +89,9 @@ def parse_json(data: bytes, what: str, *, require_canonical: bool = False) -> An
     except _DuplicateKey as err:
         raise FormatError(f"{what}: duplicate key {err.key!r}") from None
     except json.JSONDecodeError as err:
-        raise FormatError(f"{what}: not JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+        raise FormatError(
+            f"{what}: not JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from None
     except ValueError as err:
         raise FormatError(f"{what}: not JSON ({err})") from None
     except RecursionError:

@@ -57,6 +57,17 @@ class Runtime:
             await asyncio.wait_for(self.stopping.wait(), seconds)
         return self.stopping.is_set()
 
+    async def pause(self, wake: asyncio.Event, seconds: float) -> None:
+        """Wait until ``wake`` is set, the daemon stops, or ``seconds`` pass; clear ``wake``."""
+        waiter = asyncio.ensure_future(wake.wait())
+        stopper = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, timeout=seconds, return_when="FIRST_COMPLETED")
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+            wake.clear()
+
 
 Build = Callable[[Runtime], Awaitable[ContractService]]
 

@@ -1,0 +1,3 @@
+from lucid.cli.main import main
+
+main()

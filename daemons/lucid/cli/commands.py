@@ -1,0 +1,63 @@
+"""``lucid sessions`` and ``lucid export``: talk to a running appliance over the bus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lucid.cli.connect import connect_cli
+from lucid.merkle.client import MerkleClient
+from lucid.recorder.client import RecorderClient
+from lucid.runtime.errors import BusError, StorageFullError
+
+
+async def sessions(state: Path | None) -> int:
+    bus = await connect_cli(state)
+    try:
+        recorded = {s["session"]: s for s in await RecorderClient(bus).list_sessions()}
+        sealed = {s["session"]: s for s in await MerkleClient(bus).list_sessions()}
+    finally:
+        bus.disconnect()
+    if not recorded and not sealed:
+        print("no sessions")
+        return 0
+    print(f"{'SESSION':<36} {'STATE':<12} {'STARTED':<24} {'CHUNKS':>6}  ROOT")
+    for name in sorted(set(recorded) | set(sealed)):
+        rec = recorded.get(name, {})
+        seal = sealed.get(name)
+        state_text = rec.get("state", "?")
+        if seal:
+            state_text = "sealed" if seal["state"] == "sealed" else "seal-failed"
+        elif state_text == "ended":
+            state_text = "sealing"
+        print(
+            f"{name:<36} {state_text:<12} {rec.get('started_at', ''):<24} "
+            f"{(seal or {}).get('chunks', ''):>6}  {(seal or {}).get('root', '')[:16]}"
+        )
+    return 0
+
+
+async def export(state: Path | None, session: str, output: Path) -> int:
+    """Export ``session`` into ``output`` (written as .part, renamed when complete)."""
+    bus = await connect_cli(state)
+    tmp = output.with_name(output.name + ".part")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError as err:
+        bus.disconnect()
+        raise StorageFullError(f"cannot create {tmp}: {err.strerror}") from err
+    try:
+        size = await MerkleClient(bus, timeout_s=600).export_bundle(session, fd)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, output)
+    except BusError:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        bus.disconnect()
+    print(f"{output} ({size} bytes)")
+    return 0

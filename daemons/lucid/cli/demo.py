@@ -1,0 +1,70 @@
+"""``lucid demo``: record an N-second session of a live Xvfb desktop, seal it, export it."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lucid.cli.appliance import prepare_state, running_appliance, wait_sealed
+from lucid.cli.commands import export
+from lucid.cli.desktop import start_desktop
+from lucid.evidence.keyfile import RecipientKey
+from lucid.recorder.client import RecorderClient
+from lucid.runtime.ids import new_session_id
+
+
+async def demo(seconds: float, out: Path, state: Path | None) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    key_path = out / "auditor.key"
+    auditor = RecipientKey.generate()
+    auditor.save(key_path, overwrite=True)
+    temp = state is None
+    state_dir = Path(tempfile.mkdtemp(prefix="lucid-demo-")) if state is None else state
+    try:
+        prepare_state(state_dir, {"walletd": {"recipients": (auditor.public.hex(),)}})
+        async with running_appliance(state_dir) as app:
+            desktop = start_desktop()
+            try:
+                session = new_session_id("demo")
+                recorder = RecorderClient(app.bus)
+                await recorder.start_session(session, desktop.display, "")
+                await _progress(seconds)
+                await recorder.stop_session(session)
+            finally:
+                desktop.stop()
+            t0 = time.monotonic()
+            info = await wait_sealed(app.bus, session)
+            print(
+                f"sealed {session} in {time.monotonic() - t0:.2f} s: "
+                f"{info['chunks']} chunks, root {info['root']}",
+                file=sys.stderr,
+            )
+            bundle = out / f"{session}.lucid"
+            await export(state_dir, session, bundle)
+    finally:
+        if temp:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    print(bundle)
+    print(key_path)
+    return 0
+
+
+async def _progress(seconds: float) -> None:
+    import asyncio
+
+    steps = max(1, int(seconds * 10))
+    for _ in tqdm(
+        range(steps),
+        desc="recording",
+        unit="",
+        leave=False,
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+        disable=None,
+    ):
+        await asyncio.sleep(seconds / steps)

@@ -1,0 +1,82 @@
+"""``lucid verify`` and ``lucid play``: offline, need only the bundle (and a key to play)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lucid.cli.playback import remux_to_mp4
+from lucid.evidence.bundle import open_bundle
+from lucid.evidence.keyfile import RecipientKey
+from lucid.evidence.errors import FormatError, VerificationError
+from lucid.evidence.playback import decrypt_stream
+from lucid.evidence.verify import verify_bundle
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except OSError as err:
+        raise FormatError(f"{path}: cannot read ({err.strerror})") from err
+
+
+def verify(path: Path, quiet: bool = False) -> int:
+    total = _size(path)
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="verify",
+        disable=quiet or None,
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
+        try:
+            report = verify_bundle(path, progress=lambda n: bar.update(n))
+        except VerificationError as err:
+            bar.close()
+            print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
+            return 1
+    print(
+        f"OK {path}: session {report.session}, {report.chunks} chunks, "
+        f"{report.bytes} bytes, root {report.root}, device {report.device}"
+    )
+    return 0
+
+
+def play(path: Path, key_path: Path, output: Path) -> int:
+    _size(path)
+    key = RecipientKey.load(key_path)
+    with open_bundle(path) as bundle:
+        manifest = bundle.manifest
+        videos = [s.name for s in manifest.streams if s.kind == "video"]
+        if not videos:
+            raise FormatError(f"{path}: session {manifest.session} has no video stream")
+        total = sum(c.size for c in manifest.chunks if c.stream in videos)
+        parts: list[bytes] = []
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc="decrypt",
+            file=sys.stderr,
+            leave=False,
+            disable=None,
+        ) as bar:
+            for name in videos:
+                parts.append(
+                    b"".join(decrypt_stream(bundle, key, name, progress=lambda n: bar.update(n)))
+                )
+    tmp = output.with_name(output.name + ".part")
+    try:
+        frames = remux_to_mp4(parts, tmp)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {output} ({frames} frames from {len(parts)} part(s))")
+    return 0

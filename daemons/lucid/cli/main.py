@@ -1,0 +1,102 @@
+"""The ``lucid`` command: one entry point, subcommands in sibling modules.
+
+Every error a user can cause or meet (bad file, wrong key, daemon down) ends as one line on
+stderr and a non-zero exit status — never a traceback. Exit status 1 means "checked and
+failed" (verification, a named daemon error); 2 means bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lucid.evidence.errors import EvidenceError, FormatError, KeyFileError
+from lucid.runtime.errors import LucidError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lucid", description="Lucid: approved, recorded and sealed remote-desktop sessions"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_state(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--state", type=Path, help="state dir of a `lucid up` (else $LUCID_BUS)")
+
+    up = sub.add_parser("up", help="run the daemon set on a private bus (embedded defaults)")
+    up.add_argument("--state", type=Path, default=Path(".state/run"), help="state dir")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    up.add_argument("--desktop", action="store_true", help="record a live Xvfb desktop")
+    down = sub.add_parser("down", help="stop a `lucid up`")
+    down.add_argument("--state", type=Path, default=Path(".state/run"))
+
+    demo = sub.add_parser("demo", help="record, seal and export an N-second demo session")
+    demo.add_argument("--seconds", type=float, default=10.0)
+    demo.add_argument("--out", type=Path, required=True, help="directory for the bundle and key")
+    demo.add_argument("--state", type=Path, help="keep the daemons' state here (default: temp)")
+
+    sessions = sub.add_parser("sessions", help="list sessions and their state")
+    with_state(sessions)
+    export = sub.add_parser("export", help="export a sealed session as one .lucid file")
+    export.add_argument("session")
+    export.add_argument("-o", "--output", type=Path, required=True)
+    with_state(export)
+
+    verify = sub.add_parser("verify", help="verify an evidence bundle offline")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    play = sub.add_parser("play", help="decrypt a bundle's video into an ordinary MP4")
+    play.add_argument("file", type=Path)
+    play.add_argument("--key", type=Path, required=True, help="recipient key file")
+    play.add_argument("-o", "--output", type=Path, required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        status = _run(args)
+    except KeyboardInterrupt:
+        print("lucid: interrupted", file=sys.stderr)
+        status = 130
+    except (FormatError, KeyFileError) as err:
+        print(f"lucid: {err}", file=sys.stderr)
+        status = 2
+    except (EvidenceError, LucidError) as err:
+        print(f"lucid: {err}", file=sys.stderr)
+        status = 1
+    sys.exit(status)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "verify":
+        from lucid.cli.evidence_cmds import verify
+
+        return verify(args.file, quiet=args.quiet)
+    if args.command == "play":
+        from lucid.cli.evidence_cmds import play
+
+        return play(args.file, args.key, args.output)
+    if args.command == "up":
+        from lucid.cli.appliance import up
+
+        return up(args.state, detach=args.detach, desktop=args.desktop)
+    if args.command == "down":
+        from lucid.cli.appliance import down
+
+        return down(args.state)
+    if args.command == "demo":
+        from lucid.cli.demo import demo
+
+        return asyncio.run(demo(args.seconds, args.out, args.state))
+    from lucid.cli import commands
+
+    if args.command == "sessions":
+        return asyncio.run(commands.sessions(args.state))
+    if args.command == "export":
+        return asyncio.run(commands.export(args.state, args.session, args.output))
+    raise RuntimeError(f"unhandled command {args.command}")

@@ -1,0 +1,4 @@
+from lucid.encryptor.daemon import build
+from lucid.runtime.daemon import main
+
+main("encryptor", build)

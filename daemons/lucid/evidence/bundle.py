@@ -1,0 +1,255 @@
+"""The session bundle file ``<session>.lucid``: its layout, and opening it safely.
+
+A bundle is an uncompressed POSIX ustar archive whose members are, in order::
+
+    lucid-bundle.json        {"format": "lucid.bundle", "version": 1, "session": ...}
+    manifest.json            the signed manifest (canonical JSON)
+    proofs.json              one inclusion proof per chunk (canonical JSON)
+    chunks/<leaf-hash-hex>   each sealed chunk, in manifest (leaf) order
+
+Reserved for later versions, accepted after ``proofs.json`` and ignored by this
+version's verifier: ``anchor.json`` and ``approvals/<name>``. Any other member is
+an error. Headers are deterministic (mtime = the manifest's ``ended_at``,
+uid/gid 0, mode 0644, empty user/group names), so equal content gives equal files.
+
+`open_bundle` checks the archive *structure* and parses the header and manifest;
+it does not check signatures, hashes or proofs (see `verify`), never extracts
+anything to disk, and does not write bundles (see `writer`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from lucid.evidence import _fields as f
+from lucid.evidence.canonical import parse_json
+from lucid.evidence.errors import FormatError
+from lucid.evidence.manifest import Manifest
+from lucid.evidence.proofs import Proofs
+from lucid.evidence.signed import SignedManifest
+
+__all__ = [
+    "BUNDLE_SUFFIX",
+    "MAX_MANIFEST_SIZE",
+    "MAX_PROOFS_SIZE",
+    "Bundle",
+    "open_bundle",
+]
+
+BUNDLE_FORMAT = "lucid.bundle"
+BUNDLE_SUFFIX = ".lucid"
+HEADER_MEMBER = "lucid-bundle.json"
+MANIFEST_MEMBER = "manifest.json"
+PROOFS_MEMBER = "proofs.json"
+ANCHOR_MEMBER = "anchor.json"
+CHUNK_PREFIX = "chunks/"
+APPROVALS_PREFIX = "approvals/"
+MAX_HEADER_SIZE = 64 * 1024
+MAX_MANIFEST_SIZE = 16 * 1024 * 1024
+"""About 90,000 chunks."""
+MAX_PROOFS_SIZE = 64 * 1024 * 1024
+MAX_RESERVED_SIZE = 16 * 1024 * 1024
+MAX_TRAILER = 1024 * 1024
+"""Zero padding allowed after the last member (end-of-archive blocks plus record padding)."""
+
+_CHUNK_NAME = re.compile(r"chunks/([0-9a-f]{64})")
+_APPROVAL_NAME = re.compile(r"approvals/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+_FIXED = (HEADER_MEMBER, MANIFEST_MEMBER, PROOFS_MEMBER)
+_LIMITS = {
+    HEADER_MEMBER: MAX_HEADER_SIZE,
+    MANIFEST_MEMBER: MAX_MANIFEST_SIZE,
+    PROOFS_MEMBER: MAX_PROOFS_SIZE,
+}
+
+
+def _check_name(name: str, where: str) -> None:
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or ".." in parts or "" in parts or "." in parts:
+        raise FormatError(f"{where}: unsafe member name {name!r}")
+    known = name in _FIXED or name == ANCHOR_MEMBER
+    if not (known or _CHUNK_NAME.fullmatch(name) or _APPROVAL_NAME.fullmatch(name)):
+        raise FormatError(f"{where}: unexpected member {name!r}")
+
+
+class Bundle:
+    """An open bundle: header and manifest parsed, chunks read on demand.
+
+    Obtain one with `open_bundle`; use it as a context manager, or call `close`.
+
+    Attributes:
+        path: The bundle file.
+        session: The session named by ``lucid-bundle.json`` (equal to the manifest's).
+        signed_manifest: The parsed signed manifest (signature not yet checked).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fh: IO[bytes],
+        tar: tarfile.TarFile,
+        members: dict[str, tarfile.TarInfo],
+    ) -> None:
+        self.path = path
+        self._fh = fh
+        self._tar = tar
+        self._members = members
+        self.session = _parse_header(self._read(members[HEADER_MEMBER]))
+        self.signed_manifest = SignedManifest.from_bytes(
+            self._read(members[MANIFEST_MEMBER]), MANIFEST_MEMBER
+        )
+        if self.manifest.session != self.session:
+            raise FormatError(
+                f"{HEADER_MEMBER}: session {self.session!r} differs from the manifest's "
+                f"{self.manifest.session!r}"
+            )
+
+    @property
+    def manifest(self) -> Manifest:
+        """The (structurally valid, not yet verified) manifest."""
+        return self.signed_manifest.manifest
+
+    @property
+    def chunk_hashes(self) -> frozenset[str]:
+        """Hex leaf hashes of all ``chunks/`` members present."""
+        n = len(CHUNK_PREFIX)
+        return frozenset(k[n:] for k in self._members if k.startswith(CHUNK_PREFIX))
+
+    @property
+    def reserved_members(self) -> tuple[str, ...]:
+        """Names of ``anchor.json`` / ``approvals/...`` members (not verified by this version)."""
+        return tuple(
+            k for k in self._members if k == ANCHOR_MEMBER or k.startswith(APPROVALS_PREFIX)
+        )
+
+    def has_chunk(self, hash_hex: str) -> bool:
+        """Whether the member ``chunks/<hash_hex>`` is present."""
+        return CHUNK_PREFIX + hash_hex in self._members
+
+    def chunk_size(self, hash_hex: str) -> int:
+        """Size in bytes of member ``chunks/<hash_hex>`` (KeyError if absent)."""
+        return self._members[CHUNK_PREFIX + hash_hex].size
+
+    def chunk(self, hash_hex: str) -> bytes:
+        """Read one sealed chunk (unverified bytes).
+
+        Raises:
+            KeyError: No such member; ask `has_chunk` first.
+            FormatError: The member is cut short.
+        """
+        return self._read(self._members[CHUNK_PREFIX + hash_hex])
+
+    def read_proofs(self) -> Proofs:
+        """Parse ``proofs.json``.
+
+        Raises:
+            FormatError: Not valid proofs JSON.
+        """
+        return Proofs.from_bytes(self._read(self._members[PROOFS_MEMBER]), PROOFS_MEMBER)
+
+    def _read(self, info: tarfile.TarInfo) -> bytes:
+        member = self._tar.extractfile(info)
+        data = b"" if member is None else member.read()
+        if len(data) != info.size:
+            raise FormatError(f"{self.path}: member {info.name!r} is truncated")
+        return data
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self._tar.close()
+        self._fh.close()
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _parse_header(data: bytes) -> str:
+    """Check ``lucid-bundle.json`` and return the session it names."""
+    header: Any = parse_json(data, HEADER_MEMBER, require_canonical=True)
+    try:
+        h = f.get_obj(header, "", frozenset({"format", "version", "session"}))
+        f.get_str(h["format"], "format", choices=frozenset({BUNDLE_FORMAT}))
+        if f.get_int(h["version"], "version") != 1:
+            raise FormatError(f"version: unsupported bundle version {h['version']}")
+        return f.check_name(h["session"], "session")
+    except FormatError as err:
+        raise FormatError(f"{HEADER_MEMBER}: {err}") from None
+
+
+def _scan(members: list[tarfile.TarInfo], where: str) -> dict[str, tarfile.TarInfo]:
+    """Check every member header; return them by name."""
+    found: dict[str, tarfile.TarInfo] = {}
+    for info in members:
+        name = info.name
+        _check_name(name, where)
+        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or info.sparse is not None:
+            raise FormatError(f"{where}: member {name!r} is not a regular file")
+        if info.pax_headers:
+            raise FormatError(f"{where}: member {name!r} has pax headers (bundles are plain ustar)")
+        if name in found:
+            raise FormatError(f"{where}: duplicate member {name!r}")
+        limit = None if name.startswith(CHUNK_PREFIX) else _LIMITS.get(name, MAX_RESERVED_SIZE)
+        if limit is not None and info.size > limit:
+            raise FormatError(f"{where}: member {name!r} is larger than {limit} bytes")
+        found[name] = info
+    for i, expected in enumerate(_FIXED):
+        if len(members) <= i or members[i].name != expected:
+            raise FormatError(f"{where}: member {i + 1} must be {expected!r}")
+    return found
+
+
+def _check_trailer(fh: IO[bytes], offset: int, where: str) -> None:
+    """After the last member: at least two zero blocks, only zeros, then end of file."""
+    fh.seek(offset)
+    rest = fh.read(MAX_TRAILER + 1)
+    if len(rest) < 1024:
+        raise FormatError(f"{where} is not a Lucid bundle (truncated: no end-of-archive marker)")
+    if len(rest) > MAX_TRAILER or rest.count(0) != len(rest):
+        raise FormatError(f"{where} is not a Lucid bundle (unreadable data after member list)")
+
+
+def open_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Open a bundle and check its structure.
+
+    Checks: a complete ustar archive; only regular files; no absolute, ``..`` or
+    unknown member names; no duplicates; ``lucid-bundle.json``, ``manifest.json``,
+    ``proofs.json`` first and within size limits; header and manifest parse and name
+    the same session.
+
+    Args:
+        path: The ``.lucid`` file.
+
+    Raises:
+        FormatError: Not a tar archive, truncated, or any structural violation.
+        OSError: The file cannot be opened or read.
+
+    Returns:
+        The open bundle (close it).
+    """
+    p = Path(path)
+    fh = open(p, "rb")  # noqa: SIM115 - owned by the returned Bundle
+    try:
+        try:
+            tar = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - owned by the Bundle
+            members = tar.getmembers()
+        except (tarfile.TarError, EOFError, ValueError, UnicodeError) as err:
+            reason = str(err) or type(err).__name__
+            raise FormatError(f"{p} is not a Lucid bundle ({reason})") from None
+        _check_trailer(fh, tar.offset, str(p))
+        bundle = Bundle(p, fh, tar, _scan(members, str(p)))
+    except BaseException:
+        fh.close()
+        raise
+    return bundle

@@ -1,0 +1,161 @@
+"""Decrypt a session's streams from a bundle with a recipient key.
+
+For one stream: find the recipient entry for the key, unwrap the data key, then
+for each chunk of the stream in index order check its leaf hash, open it
+(XChaCha20-Poly1305 bound to session / stream / index), zstd-decompress it if
+marked so, and check its plain size. The output is the stream's bytes: for
+``video.<n>`` a fragmented MP4, for ``audit`` JSON lines.
+
+The manifest signature is checked before any key is used, because anyone can
+seal a data key to a recipient's public key: without the signature a forged
+bundle would decrypt. This module does not check the Merkle tree or proofs (run
+`verify.verify_bundle` for that) and does not remux video (the CLI does, with PyAV).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+import zstandard
+
+from lucid.evidence.bundle import Bundle
+from lucid.evidence.crypto import fingerprint, open_chunk, unwrap_key
+from lucid.evidence.errors import (
+    DecryptionError,
+    NotARecipientError,
+    UnknownStreamError,
+    VerificationError,
+)
+from lucid.evidence.keyfile import RecipientKey
+from lucid.evidence.manifest import ChunkEntry, Manifest
+from lucid.evidence.tree import leaf_hash
+
+__all__ = ["data_key_for", "decrypt_stream", "write_stream"]
+
+
+def data_key_for(manifest: Manifest, key: RecipientKey) -> bytes:
+    """Unwrap the session's data key with a recipient key.
+
+    Args:
+        manifest: The session's manifest (its signature already checked).
+        key: The recipient key pair.
+
+    Raises:
+        NotARecipientError: No recipient entry has this key's public key.
+        DecryptionError: The entry exists but its sealed key does not open
+            (item ``"recipients[<i>].sealed_key"``).
+
+    Returns:
+        The 32-byte data key.
+    """
+    for i, r in enumerate(manifest.recipients):
+        if r.x25519 == key.public:
+            try:
+                return unwrap_key(r.sealed_key, key.secret, key.public)
+            except DecryptionError:
+                item = f"recipients[{i}].sealed_key"
+                raise DecryptionError(item, f"{item}: does not open with this key") from None
+    known = ", ".join(fingerprint(r.x25519) for r in manifest.recipients)
+    raise NotARecipientError(
+        f"this key ({key.fingerprint}) is not a recipient of session {manifest.session} "
+        f"(recipients: {known})"
+    )
+
+
+def _decompress(c: ChunkEntry, data: bytes) -> bytes:
+    if c.compression == "zstd":
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(data), read_across_frames=True
+            )
+            parts = []
+            wanted = c.plain_size + 1  # one more than allowed, to detect overlong output
+            while wanted > 0:
+                part = reader.read(wanted)
+                if not part:
+                    break
+                parts.append(part)
+                wanted -= len(part)
+            data = b"".join(parts)
+        except zstandard.ZstdError as err:
+            raise DecryptionError(c.item, f"{c.item}: not valid zstd ({err})") from None
+    if len(data) != c.plain_size:
+        raise DecryptionError(
+            c.item, f"{c.item}: {len(data)} plaintext bytes, manifest says {c.plain_size}"
+        )
+    return data
+
+
+def decrypt_stream(bundle: Bundle, key: RecipientKey, stream: str) -> Iterator[bytes]:
+    """Yield the plaintext of one stream, chunk by chunk, in order.
+
+    Checks the manifest signature and unwraps the data key before the first
+    chunk is yielded; afterwards each chunk is checked as it is read.
+
+    Args:
+        bundle: The open bundle.
+        key: A recipient key of the session.
+        stream: A stream name from ``bundle.manifest.streams``.
+
+    Raises:
+        UnknownStreamError: The manifest has no such stream.
+        VerificationError: Bad signature, or a chunk missing or not matching its hash.
+        NotARecipientError: See `data_key_for`.
+        DecryptionError: A chunk does not open, decompress, or has the wrong size.
+
+    Returns:
+        An iterator of plaintext byte strings; their concatenation is the stream.
+    """
+    manifest = bundle.manifest
+    if manifest.stream(stream) is None:
+        names = ", ".join(s.name for s in manifest.streams)
+        raise UnknownStreamError(
+            f"session {manifest.session} has no stream {stream!r} (streams: {names})"
+        )
+    bundle.signed_manifest.verify_signature()
+    data_key = data_key_for(manifest, key)
+    return _chunks(bundle, manifest, data_key, stream)
+
+
+def _chunks(bundle: Bundle, manifest: Manifest, data_key: bytes, stream: str) -> Iterator[bytes]:
+    for c in manifest.chunks_of(stream):
+        if not bundle.has_chunk(c.hash_hex):
+            raise VerificationError(c.item, f"{c.item}: missing from the bundle")
+        sealed = bundle.chunk(c.hash_hex)
+        if len(sealed) != c.size or leaf_hash(sealed) != c.hash:
+            raise VerificationError(c.item, f"{c.item}: content does not match its hash")
+        plain = open_chunk(data_key, manifest.session, c.stream, c.index, sealed)
+        yield _decompress(c, plain)
+
+
+def write_stream(
+    bundle: Bundle,
+    key: RecipientKey,
+    stream: str,
+    out_file: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Decrypt one stream into a file.
+
+    Args:
+        bundle: The open bundle.
+        key: A recipient key of the session.
+        stream: A stream name from ``bundle.manifest.streams``.
+        out_file: Binary file to write the plaintext to (not closed).
+        progress: Called after each chunk with the plaintext bytes written so far.
+
+    Raises:
+        See `decrypt_stream`. On error, `out_file` holds a prefix of the stream.
+
+    Returns:
+        Plaintext bytes written.
+    """
+    written = 0
+    for part in decrypt_stream(bundle, key, stream):
+        out_file.write(part)
+        written += len(part)
+        if progress is not None:
+            progress(written)
+    return written

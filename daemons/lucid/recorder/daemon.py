@@ -1,0 +1,32 @@
+"""recorder wiring: config -> db -> session manager (resumes interrupted sessions) -> service."""
+
+from __future__ import annotations
+
+from lucid.recorder.encoder import EncoderSettings
+from lucid.recorder.service import RecorderService
+from lucid.recorder.sessions import MIGRATIONS, SessionManager
+from lucid.runtime.bus import ContractService
+from lucid.runtime.daemon import Runtime
+from lucid.runtime.db import open_db
+
+
+async def build(rt: Runtime) -> ContractService:
+    cfg = rt.config
+    state = cfg.paths.daemon_state("recorder")
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
+    db = await open_db(state / "recorder.db", MIGRATIONS)
+    rt.stack.push_async_callback(db.close)
+    settings = EncoderSettings(
+        codecs=cfg.recorder.codecs,
+        fps=cfg.recorder.fps,
+        preset=cfg.recorder.preset,
+        crf=cfg.recorder.crf,
+        fragment_seconds=cfg.recorder.segment_seconds,
+    )
+    service = RecorderService(rt.bus)
+    manager = SessionManager(db, cfg.paths.spool_dir, settings, service.events())
+    service.manager = manager
+    rt.stack.push_async_callback(manager.close)
+    rt.spawn(manager.resume(), "resume")
+    return service

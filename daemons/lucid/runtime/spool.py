@@ -1,0 +1,133 @@
+"""The RAM spool: the on-disk contract between recorder, chunker and encryptor.
+
+Layout (see docs/architecture.md)::
+
+    <spool>/<session>/session.end                 recorder: recording over, every stream ended
+    <spool>/<session>/<stream>/seg-NNNNNNNN.part  recorder: segment being written
+    <spool>/<session>/<stream>/seg-NNNNNNNN.seg   recorder: finished segment (atomic rename)
+    <spool>/<session>/<stream>/END                recorder: last segment number of the stream
+    <spool>/<session>/<stream>/chunk-NNNNNNNN.zc  chunker: compressed chunk, header + payload
+    <spool>/<session>/<stream>/chunks.end         chunker: number of chunks of the stream
+
+Every file appears by atomic rename, so a reader never sees half of one. Only plaintext
+lives here (tmpfs on the device). This module does not decide when anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from lucid.runtime.errors import StorageFullError
+
+SESSION_END = "session.end"
+STREAM_END = "END"
+CHUNKS_END = "chunks.end"
+SEGMENT_RE = re.compile(r"^seg-(\d{8})\.seg$")
+CHUNK_RE = re.compile(r"^chunk-(\d{8})\.zc$")
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Chunk file header: magic, compression code, plain size.
+_HEADER = struct.Struct(">4sBQ")
+_MAGIC = b"LCK1"
+_COMPRESSIONS = {0: "none", 1: "zstd"}
+_CODES = {v: k for k, v in _COMPRESSIONS.items()}
+
+
+def segment_name(seq: int) -> str:
+    return f"seg-{seq:08d}.seg"
+
+
+def chunk_name(index: int) -> str:
+    return f"chunk-{index:08d}.zc"
+
+
+def list_segments(stream_dir: Path) -> dict[int, Path]:
+    """Finished segments of a stream by sequence number."""
+    out: dict[int, Path] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(stream_dir):
+            m = SEGMENT_RE.match(entry.name)
+            if m:
+                out[int(m.group(1))] = Path(entry.path)
+    return out
+
+
+def list_chunks(stream_dir: Path) -> dict[int, Path]:
+    out: dict[int, Path] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(stream_dir):
+            m = CHUNK_RE.match(entry.name)
+            if m:
+                out[int(m.group(1))] = Path(entry.path)
+    return out
+
+
+def sessions(spool: Path) -> list[Path]:
+    with contextlib.suppress(FileNotFoundError):
+        return sorted(
+            Path(e.path) for e in os.scandir(spool) if e.is_dir() and NAME_RE.match(e.name)
+        )
+    return []
+
+
+def streams(session_dir: Path) -> list[Path]:
+    with contextlib.suppress(FileNotFoundError):
+        return sorted(
+            Path(e.path) for e in os.scandir(session_dir) if e.is_dir() and NAME_RE.match(e.name)
+        )
+    return []
+
+
+def atomic_write(path: Path, data: bytes, fsync: bool = False) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename.
+
+    Raises:
+        StorageFullError: the file system is full (nothing is left behind).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if err.errno in (28, 122):  # ENOSPC, EDQUOT
+            raise StorageFullError(f"no space left writing {path}") from err
+        raise
+
+
+def read_int(path: Path) -> int | None:
+    """The integer in a marker file, or None if the marker is absent."""
+    try:
+        return int(path.read_text().strip())
+    except FileNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class ChunkHeader:
+    compression: str
+    plain_size: int
+
+
+def pack_chunk(compression: str, plain_size: int, payload: bytes) -> bytes:
+    return _HEADER.pack(_MAGIC, _CODES[compression], plain_size) + payload
+
+
+def unpack_chunk(data: bytes) -> tuple[ChunkHeader, bytes]:
+    """Split a spool chunk file into header and payload (ValueError if not one)."""
+    if len(data) < _HEADER.size:
+        raise ValueError("spool chunk shorter than its header")
+    magic, code, plain = _HEADER.unpack_from(data)
+    if magic != _MAGIC or code not in _COMPRESSIONS:
+        raise ValueError("not a spool chunk")
+    return ChunkHeader(_COMPRESSIONS[code], plain), data[_HEADER.size :]

@@ -1,0 +1,4 @@
+from lucid.runtime.daemon import main
+from lucid.walletd.daemon import build
+
+main("walletd", build)

@@ -1,0 +1,25 @@
+"""Typed proxy for io.lucid.Walletd1 — the only walletd module other daemons import."""
+
+from __future__ import annotations
+
+from lucid.runtime.bus import ContractClient
+from lucid.runtime.contracts import WALLETD
+
+
+class WalletdClient(ContractClient):
+    contract = WALLETD
+
+    async def get_identity(self) -> dict[str, str]:
+        return dict(await self.call("GetIdentity"))
+
+    async def create_data_key(self, session: str) -> bytes:
+        return bytes(await self.call("CreateDataKey", session))
+
+    async def open_data_key(self, session: str) -> bytes:
+        return bytes(await self.call("OpenDataKey", session))
+
+    async def get_recipients(self, session: str) -> list[tuple[str, str]]:
+        return [(r, s) for r, s in await self.call("GetRecipients", session)]
+
+    async def sign_manifest(self, message: bytes) -> bytes:
+        return bytes(await self.call("SignManifest", message))

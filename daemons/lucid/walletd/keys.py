@@ -1,0 +1,117 @@
+"""Device keys held by walletd: the Ed25519 identity key and the X25519 device key.
+
+``KeyBackend`` is the seam for hardware: this module provides ``FileKeyBackend`` (keys in
+walletd's own state directory, mode 0600, created once, atomically). A PKCS#11 or TPM
+backend implements the same three operations without ever exposing the private key.
+Nothing here returns a private key to a caller, and nothing here talks to the bus.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+from lucid.runtime.errors import LucidError
+
+IDENTITY_FILE = "identity.ed25519"  # 32-byte Ed25519 seed
+DEVICE_FILE = "device.x25519"  # 32-byte X25519 secret
+KEY_SIZE = 32
+
+
+class KeyStoreError(LucidError):
+    """The key store is unreadable, corrupt or cannot be written."""
+
+
+@dataclass(frozen=True)
+class PublicKeys:
+    ed25519: bytes
+    x25519: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        """Short, human-comparable identity: first 16 bytes of the Ed25519 key in groups."""
+        h = self.ed25519.hex()[:32]
+        return ":".join(h[i : i + 4] for i in range(0, len(h), 4))
+
+
+class KeyBackend(Protocol):
+    """Where the device's private keys live. Implementations never export them."""
+
+    name: str
+
+    def public_keys(self) -> PublicKeys: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature (64 bytes) by the identity key."""
+        ...
+
+    def unseal(self, sealed: bytes) -> bytes:
+        """Open a libsodium sealed box addressed to the device X25519 key."""
+        ...
+
+
+class FileKeyBackend:
+    """Keys as files in ``directory`` (walletd's StateDirectory, mode 0700)."""
+
+    name = "file"
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        seed = self._load_or_create(IDENTITY_FILE)
+        self._signing = nacl.signing.SigningKey(seed)
+        self._x_secret = self._load_or_create(DEVICE_FILE)
+        self._public = PublicKeys(
+            ed25519=bytes(self._signing.verify_key),
+            x25519=nacl.bindings.crypto_scalarmult_base(self._x_secret),
+        )
+
+    def _load_or_create(self, filename: str) -> bytes:
+        path = self._dir / filename
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = os.urandom(KEY_SIZE)
+            tmp = path.with_suffix(".tmp")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.link(tmp, path)  # never replaces a key that appeared meanwhile
+                os.unlink(tmp)
+                dfd = os.open(self._dir, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
+            except FileExistsError:
+                os.unlink(tmp)
+                data = path.read_bytes()
+            except OSError as err:
+                raise KeyStoreError(f"cannot create key {path}: {err.strerror}") from err
+        except OSError as err:
+            raise KeyStoreError(f"cannot read key {path}: {err.strerror}") from err
+        if len(data) != KEY_SIZE:
+            raise KeyStoreError(f"key file {path} is corrupt ({len(data)} bytes, want 32)")
+        return data
+
+    def public_keys(self) -> PublicKeys:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._signing.sign(message).signature)
+
+    def unseal(self, sealed: bytes) -> bytes:
+        try:
+            return bytes(
+                nacl.bindings.crypto_box_seal_open(sealed, self._public.x25519, self._x_secret)
+            )
+        except nacl.exceptions.CryptoError as err:
+            raise KeyStoreError("sealed key does not open with the device key") from err

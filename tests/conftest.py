@@ -1,0 +1,77 @@
+"""Shared fixtures: a private dbus-daemon, the daemons as real processes, config in tmp."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from dbus_fast.aio import MessageBus
+
+from lucid.runtime.bus import connect
+from lucid.runtime.supervisor import DaemonSet, start_private_bus
+
+
+@pytest.fixture
+async def bus_address(tmp_path: Path) -> AsyncIterator[str]:
+    proc, address = await start_private_bus(tmp_path / "bus")
+    yield address
+    proc.terminate()
+    await proc.wait()
+
+
+@pytest.fixture
+async def bus(bus_address: str) -> AsyncIterator[MessageBus]:
+    conn = await connect(bus_address)
+    yield conn
+    conn.disconnect()
+
+
+class LucidEnv:
+    """State dirs, a config file and environment for daemons under test."""
+
+    def __init__(self, root: Path, bus_address: str) -> None:
+        self.root = root
+        self.state = root / "state"
+        self.spool = root / "spool"
+        self.config = root / "lucid.toml"
+        self.bus_address = bus_address
+        self.overrides: dict[str, str] = {}
+        self.sets: list[DaemonSet] = []
+
+    def set(self, section: str, key: str, value: str) -> None:
+        self.overrides[f"LUCID__{section.upper()}__{key.upper()}"] = value
+
+    def env(self) -> dict[str, str]:
+        self.config.write_text(f'[paths]\nstate_dir = "{self.state}"\nspool_dir = "{self.spool}"\n')
+        return {"LUCID_BUS": self.bus_address, "LUCID_CONFIG": str(self.config)} | self.overrides
+
+    async def start(self, *names: str, restart: bool = True) -> DaemonSet:
+        ds = DaemonSet(list(names), self.root / "run", self.env(), restart=restart)
+        self.sets.append(ds)
+        await ds.start_all()
+        return ds
+
+
+@pytest.fixture
+async def lucid(tmp_path: Path, bus_address: str) -> AsyncIterator[LucidEnv]:
+    env = LucidEnv(tmp_path, bus_address)
+    yield env
+    for ds in env.sets:
+        await ds.close()
+
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
+    """Poll ``predicate`` (sync or async) until truthy; fail the test after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,193 @@
+"""What the tests of ``systemd/`` know about the Lucid daemons, and how they run the tools.
+
+Fixtures live in ``conftest.py``. Every check runs the real tool (systemd-analyze, systemd-sysusers,
+systemd-tmpfiles, dbus-daemon): a missing tool fails the test with the Debian package that
+provides it, it never skips.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMD_DIR = REPO / "systemd"
+UNIT_DIR = SYSTEMD_DIR / "system"
+POLICY_DIR = SYSTEMD_DIR / "dbus-1" / "system.d"
+SYSUSERS_CONF = SYSTEMD_DIR / "sysusers.d" / "lucid.conf"
+TMPFILES_CONF = SYSTEMD_DIR / "tmpfiles.d" / "lucid.conf"
+
+# Where the device's image puts the venv that runs every daemon.
+VENV_PYTHON = "/opt/lucid/venv/bin/python"
+TARGET = "lucid.target"
+SPOOL = "/run/lucid/spool"
+# systemd-analyze security --threshold counts in tenths of the printed exposure (0.0-10.0).
+MAX_EXPOSURE = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Daemon:
+    """One Lucid daemon as its unit, bus policy and system user must describe it."""
+
+    name: str
+    """Python module ``lucid.<name>``; user, unit and directories are named after it."""
+    bus_name: str
+    """Well-known D-Bus name, also its interface; the object path is derived from it."""
+    spool: bool = False
+    """Shares the RAM spool (group lucid-spool, UMask=0007, ReadWritePaths=)."""
+    extra_groups: tuple[str, ...] = ()
+    unit_extras: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """[Service] settings this daemon has beyond the common template (key -> values)."""
+
+    @property
+    def unit(self) -> str:
+        return f"lucid-{self.name}.service"
+
+    @property
+    def user(self) -> str:
+        return f"lucid-{self.name}"
+
+    @property
+    def object_path(self) -> str:
+        return "/" + self.bus_name.replace(".", "/")
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Supplementary groups, in the order the unit lists them."""
+        return ("lucid", *(("lucid-spool",) if self.spool else ()), *self.extra_groups)
+
+
+DAEMONS: tuple[Daemon, ...] = (
+    Daemon("walletd", "io.lucid.Walletd1"),
+    Daemon(
+        "recorder",
+        "io.lucid.Recorder1",
+        spool=True,
+        extra_groups=("video",),
+        unit_extras={
+            "BindReadOnlyPaths": ("/tmp/.X11-unix",),
+            "BindPaths": ("-/dev/video11",),
+            "DeviceAllow": ("char-video4linux rw",),
+        },
+    ),
+    Daemon("chunker", "io.lucid.Chunker1", spool=True),
+    Daemon("encryptor", "io.lucid.Encryptor1", spool=True),
+    Daemon("merkle", "io.lucid.Merkle1"),
+)
+
+# Debian 12 package of each external tool the tests run.
+TOOL_PACKAGES = {
+    "systemd-analyze": "systemd",
+    "systemd-sysusers": "systemd",
+    "systemd-tmpfiles": "systemd",
+    "dbus-daemon": "dbus-daemon",
+    "unshare": "util-linux",
+    "setpriv": "util-linux",
+    "mount": "mount",
+}
+
+
+def tool(name: str) -> str:
+    """Absolute path of an external tool; fails the test, naming the package, if missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: apt-get install {TOOL_PACKAGES[name]}")
+    return path
+
+
+def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a tool to completion, capturing stdout and stderr as text.
+
+    SYSTEMD_* variables of the caller are dropped (SYSTEMD_UNIT_PATH and friends would change
+    what the tools load); ``env`` adds to the rest.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYSTEMD_")}
+    clean.update(env or {})
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, env=clean, timeout=120, check=False
+    )
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """Everything a failing assertion about a tool run should show."""
+    return (
+        f"$ {' '.join(result.args)}\nexit {result.returncode}\n"
+        f"--- stdout\n{result.stdout}--- stderr\n{result.stderr}"
+    )
+
+
+UnitFile = dict[str, dict[str, list[str]]]
+
+
+def parse_unit(path: Path) -> UnitFile:
+    """Sections of a unit file -> setting -> every value assigned, in order.
+
+    Only the subset of the syntax these units use: no line continuations, no quoting.
+    """
+    sections: UnitFile = {}
+    current: dict[str, list[str]] | None = None
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        assert not line.endswith("\\"), f"{path.name}:{number}: continuation lines not supported"
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None, f"{path.name}:{number}: setting outside a section"
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}:{number}: not a setting: {line!r}"
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def sysusers_lines(path: Path = SYSUSERS_CONF) -> list[list[str]]:
+    """The sysusers.d lines as fields (the quoted GECOS field kept whole)."""
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            lines.append(shlex.split(line))
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class SysRoot:
+    """A scratch root file system: the host's users plus Lucid's, and the units installed."""
+
+    path: Path
+
+    def _rows(self, table: str) -> list[list[str]]:
+        text = (self.path / "etc" / table).read_text()
+        return [line.split(":") for line in text.splitlines() if line]
+
+    def uid(self, user: str) -> int:
+        return next(int(row[2]) for row in self._rows("passwd") if row[0] == user)
+
+    def gid(self, group: str) -> int:
+        return next(int(row[2]) for row in self._rows("group") if row[0] == group)
+
+    def primary_gid(self, user: str) -> int:
+        return next(int(row[3]) for row in self._rows("passwd") if row[0] == user)
+
+    def shell(self, user: str) -> str:
+        return next(row[6] for row in self._rows("passwd") if row[0] == user)
+
+    def member_of(self, user: str) -> set[str]:
+        """Groups that list ``user`` as a member (not its primary group)."""
+        return {row[0] for row in self._rows("group") if user in row[3].split(",")}
+
+    def credentials(self, user: str) -> tuple[int, int, list[int]]:
+        """uid, gid and supplementary gids, as initgroups() would give them."""
+        return (
+            self.uid(user),
+            self.primary_gid(user),
+            sorted(self.gid(group) for group in self.member_of(user)),
+        )
