@@ -34,6 +34,7 @@ from lucid.evidence import (
     wrap_key,
     write_bundle,
 )
+from lucid.evidence.manifest import Compression, StreamKind
 
 SESSION = "s-2026-11-22.0215"
 STARTED = datetime(2026, 11, 22, 2, 15, 30, 123000, tzinfo=UTC)
@@ -88,14 +89,14 @@ def make_sample(
     entries: list[ChunkEntry] = []
     streams: list[StreamInfo] = []
     for stream, sizes in layout.items():
-        kind = "audit" if stream == "audit" else "video"
+        kind: StreamKind = "audit" if stream == "audit" else "video"
         media = "application/jsonl" if kind == "audit" else "video/mp4"
         streams.append(StreamInfo(name=stream, kind=kind, media_type=media, chunks=len(sizes)))
         plaintexts[stream] = b""
         for index, size in enumerate(sizes):
             plain = _payload(stream, index, size)
             plaintexts[stream] += plain
-            compression = "none" if kind == "audit" else "zstd"
+            compression: Compression = "none" if kind == "audit" else "zstd"
             body = zstandard.ZstdCompressor().compress(plain) if compression == "zstd" else plain
             sealed = seal_chunk(data_key, name, stream, index, body)
             digest = leaf_hash(sealed)

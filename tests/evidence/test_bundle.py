@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from lucid.evidence import (
     open_bundle,
     verify_bundle,
     write_bundle,
+    write_bundle_stream,
 )
 from lucid.evidence.bundle import MAX_MANIFEST_SIZE
 from tests.evidence.helpers import Sample, read_members, write_members
@@ -80,10 +82,14 @@ def test_write_refuses_wrong_chunk_and_leaves_nothing(sample: Sample, tmp_path: 
     assert list(out.parent.iterdir()) == []
 
 
-def test_write_refuses_foreign_proofs(sample: Sample, sample_factory: object) -> None:
-    other = sample_factory({"audit": [10]}, name="other")  # type: ignore[operator]  # fixture
+def test_write_refuses_foreign_proofs(
+    sample: Sample, sample_factory: Callable[..., Sample]
+) -> None:
+    other = sample_factory({"audit": [10]}, name="other")
     with pytest.raises(ValueError):
-        write_bundle(sample.path, sample.signed, build_proofs(other.manifest), sample.store.get)
+        write_bundle(
+            sample.path, sample.signed, build_proofs(other.manifest), sample.store.__getitem__
+        )
 
 
 def _not_a_bundle(path: Path, fragment: str = "is not a Lucid bundle") -> str:
@@ -192,7 +198,7 @@ def test_header_checks(sample: Sample, tmp_path: Path) -> None:
 
     def with_header(doc: object) -> Path:
         return _rebuild(
-            sample, tmp_path, [("lucid-bundle.json", canonical_json(doc))] + members[1:]
+            sample, tmp_path, [("lucid-bundle.json", canonical_json(doc)), *members[1:]]
         )
 
     good = {"format": "lucid.bundle", "version": 1, "session": sample.manifest.session}
@@ -218,3 +224,9 @@ def test_reserved_members_accepted_but_not_verified(sample: Sample, tmp_path: Pa
     out = _rebuild(sample, tmp_path, members[:3] + extra + members[3:])
     report = verify_bundle(out)
     assert report.unverified_members == ("anchor.json", "approvals/alice.json")
+
+
+def test_write_bundle_stream_matches_file(sample: Sample) -> None:
+    buf = io.BytesIO()
+    write_bundle_stream(buf, sample.signed, sample.proofs, sample.store.__getitem__)
+    assert buf.getvalue() == sample.path.read_bytes()

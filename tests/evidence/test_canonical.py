@@ -42,18 +42,18 @@ def test_parse_json_ok() -> None:
     ],
 )
 def test_parse_json_rejects(data: bytes, fragment: str) -> None:
-    with pytest.raises(FormatError, match="^t.json: ") as err:
+    with pytest.raises(FormatError, match=r"^t.json: ") as err:
         parse_json(data, "t.json")
     assert fragment in str(err.value)
 
 
 def test_parse_json_require_canonical() -> None:
     assert parse_json(b'{"a":1,"b":2}', "c.json", require_canonical=True) == {"a": 1, "b": 2}
-    with pytest.raises(FormatError, match="c.json: not in canonical form"):
+    with pytest.raises(FormatError, match=r"c.json: not in canonical form"):
         parse_json(b'{"b":2,"a":1}', "c.json", require_canonical=True)
-    with pytest.raises(FormatError, match="c.json: not in canonical form"):
+    with pytest.raises(FormatError, match=r"c.json: not in canonical form"):
         parse_json(b'{"a": 1}', "c.json", require_canonical=True)
-    with pytest.raises(FormatError, match="c.json: JSON value outside"):
+    with pytest.raises(FormatError, match=r"c.json: JSON value outside"):
         parse_json(b'{"a":9007199254740993}', "c.json", require_canonical=True)
 
 
@@ -61,5 +61,5 @@ def test_hex_helpers() -> None:
     assert hex32("ab" * 32, "f") == b"\xab" * 32
     assert from_hex("00ff", "f", 2) == b"\x00\xff"
     for bad in ["AB" * 32, "ab" * 31, "ab" * 33, "zz" * 32, 5, None, " " + "a" * 63]:
-        with pytest.raises(FormatError, match="^manifest.x: expected 64 lowercase hex"):
+        with pytest.raises(FormatError, match=r"^manifest.x: expected 64 lowercase hex"):
             hex32(bad, "manifest.x")

@@ -64,7 +64,7 @@ def test_wrong_key_tamper_and_short() -> None:
         bad[i] ^= 0x80
         with pytest.raises(DecryptionError):
             open_chunk(key, "s", "audit", 0, bytes(bad))
-    with pytest.raises(DecryptionError, match="too short"):
+    with pytest.raises(DecryptionError, match=r"too short"):
         open_chunk(key, "s", "audit", 0, sealed[: SEALED_OVERHEAD - 1])
     with pytest.raises(ValueError):
         seal_chunk(b"short", "s", "audit", 0, b"")

@@ -29,7 +29,7 @@ def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
     path = tmp_path / "auditor.key"
     first = RecipientKey.generate()
     first.save(path)
-    with pytest.raises(KeyFileError, match="already exists"):
+    with pytest.raises(KeyFileError, match=r"already exists"):
         RecipientKey.generate().save(path)
     assert RecipientKey.load(path) == first
     second = RecipientKey.generate()
@@ -39,7 +39,7 @@ def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 def test_save_into_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match="cannot write key file"):
+    with pytest.raises(KeyFileError, match=r"cannot write key file"):
         RecipientKey.generate().save(tmp_path / "nope" / "auditor.key")
 
 
@@ -84,5 +84,20 @@ def test_load_errors(tmp_path: Path, content: str | None, fragment: str) -> None
 
 
 def test_load_directory(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match="cannot read key file"):
+    with pytest.raises(KeyFileError, match=r"cannot read key file"):
         RecipientKey.load(tmp_path)
+
+
+def test_save_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # vfat USB sticks cannot hard-link: save falls back to check-then-rename.
+    def no_link(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("lucid.evidence.keyfile.os.link", no_link)
+    path = tmp_path / "auditor.key"
+    key = RecipientKey.generate()
+    key.save(path)
+    assert RecipientKey.load(path) == key
+    with pytest.raises(KeyFileError, match="already exists"):
+        RecipientKey.generate().save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["auditor.key"]

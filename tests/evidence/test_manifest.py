@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -130,7 +131,7 @@ def test_policy_is_carried_as_is(sample: Sample) -> None:
     assert Manifest.from_dict(d).policy is None
 
 
-def test_zero_chunk_session(sample_factory: Any) -> None:
+def test_zero_chunk_session(sample_factory: Callable[..., Sample]) -> None:
     s = sample_factory({"video.0": [], "audit": []}, complete=False)
     assert s.manifest.tree_size == 0
     assert s.manifest.tree_root.hex() == (
@@ -154,13 +155,13 @@ def test_build_manifest_checks(sample: Sample) -> None:
     }
     assert build_manifest(**kwargs) == m
     stray = ChunkEntry("video.9", 0, b"\x01" * 32, 50, 10, "none")
-    with pytest.raises(FormatError, match="stream 'video.9' is not declared"):
+    with pytest.raises(FormatError, match=r"stream 'video.9' is not declared"):
         build_manifest(**(kwargs | {"chunks": [*m.chunks, stray]}))
-    with pytest.raises(FormatError, match="manifest.chunks: 6 entries but streams declare 7"):
+    with pytest.raises(FormatError, match=r"manifest.chunks: 6 entries but streams declare 7"):
         build_manifest(**(kwargs | {"chunks": m.chunks[:-1]}))
-    with pytest.raises(FormatError, match="manifest.session"):
+    with pytest.raises(FormatError, match=r"manifest.session"):
         build_manifest(**(kwargs | {"session": "bad name"}))
-    with pytest.raises(FormatError, match="manifest.started_at"):
+    with pytest.raises(FormatError, match=r"manifest.started_at"):
         build_manifest(**(kwargs | {"started_at": "yesterday"}))
 
 

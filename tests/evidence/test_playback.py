@@ -56,7 +56,7 @@ def test_not_a_recipient(sample: Sample) -> None:
 
 
 def test_unknown_stream(sample: Sample) -> None:
-    with open_bundle(sample.path) as b, pytest.raises(UnknownStreamError, match="video.0, "):
+    with open_bundle(sample.path) as b, pytest.raises(UnknownStreamError, match=r"video.0, "):
         decrypt_stream(b, sample.recipient, "video.7")
 
 
@@ -121,9 +121,9 @@ def _session_with(sample: Sample, tmp_path: Path, body: bytes, plain_size: int) 
 def test_bad_compressed_payloads(
     sample: Sample, tmp_path: Path, body: bytes, plain_size: int, fragment: str
 ) -> None:
-    with open_bundle(_session_with(sample, tmp_path, body, plain_size)) as b:
-        with pytest.raises(DecryptionError) as err:
-            write_stream(b, sample.recipient, "video.0", io.BytesIO())
+    bundle = open_bundle(_session_with(sample, tmp_path, body, plain_size))
+    with bundle, pytest.raises(DecryptionError) as err:
+        write_stream(bundle, sample.recipient, "video.0", io.BytesIO())
     assert err.value.item == "chunk video.0#0" and fragment in str(err.value)
 
 

@@ -39,5 +39,5 @@ def test_strict_parsing(
 ) -> None:
     doc = sample.proofs.to_dict()
     edit(doc)
-    with pytest.raises(FormatError, match=f"^proofs.json: {message}"):
+    with pytest.raises(FormatError, match=rf"^proofs.json: {message}"):
         Proofs.from_bytes(canonical_json(doc))

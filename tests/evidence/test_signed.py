@@ -66,7 +66,7 @@ def test_public_key_must_be_device_key(sample: Sample) -> None:
     doc["signature"]["public_key"] = bytes(other.verify_key).hex()
     doc["signature"]["value"] = other.sign(signing_message(sample.manifest)).signature.hex()
     parsed = SignedManifest.from_bytes(canonical_json(doc))
-    with pytest.raises(VerificationError, match="differs from manifest.device.ed25519"):
+    with pytest.raises(VerificationError, match=r"differs from manifest.device.ed25519"):
         parsed.verify_signature()
 
 
@@ -82,17 +82,17 @@ def test_bit_flips_in_signature_fail(sample: Sample) -> None:
 def test_from_bytes_errors(sample: Sample) -> None:
     doc = sample.signed.to_dict()
     pretty = json.dumps(doc, indent=1).encode()
-    with pytest.raises(FormatError, match="^manifest.json: not in canonical form"):
+    with pytest.raises(FormatError, match=r"^manifest.json: not in canonical form"):
         SignedManifest.from_bytes(pretty)
     doc["signature"]["alg"] = "rsa"
-    with pytest.raises(FormatError, match="^manifest.json: signature.alg: 'rsa' is not one of"):
+    with pytest.raises(FormatError, match=r"^manifest.json: signature.alg: 'rsa' is not one of"):
         SignedManifest.from_bytes(canonical_json(doc))
     doc = sample.signed.to_dict()
     doc["manifest"]["chunks"][2]["size"] = "big"
     with pytest.raises(FormatError, match=r"^manifest.json: manifest.chunks\[2\].size: expected"):
         SignedManifest.from_bytes(canonical_json(doc))
     doc = sample.signed.to_dict() | {"comment": "hi"}
-    with pytest.raises(FormatError, match="^manifest.json: comment: unknown field"):
+    with pytest.raises(FormatError, match=r"^manifest.json: comment: unknown field"):
         SignedManifest.from_bytes(canonical_json(doc))
-    with pytest.raises(FormatError, match="^manifest.json: expected a JSON object"):
+    with pytest.raises(FormatError, match=r"^manifest.json: expected a JSON object"):
         SignedManifest.from_bytes(b"[]")

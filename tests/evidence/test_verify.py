@@ -183,7 +183,7 @@ def test_proofs_tampered(sample: Sample, tmp_path: Path) -> None:
     _fails(bad, "proofs.root")
 
     bad = _rebuild(tmp_path, _replace(members, "proofs.json", b"[]"))
-    with pytest.raises(FormatError, match="proofs.json: expected a JSON object"):
+    with pytest.raises(FormatError, match=r"proofs.json: expected a JSON object"):
         verify_bundle(bad)
 
 
@@ -203,7 +203,7 @@ def test_checks_run_in_documented_order(sample: Sample, tmp_path: Path) -> None:
 def test_not_a_bundle(tmp_path: Path) -> None:
     path = tmp_path / "x.lucid"
     path.write_bytes(os.urandom(2048))
-    with pytest.raises(FormatError, match="is not a Lucid bundle"):
+    with pytest.raises(FormatError, match=r"is not a Lucid bundle"):
         verify_bundle(path)
     with pytest.raises(FileNotFoundError):
         verify_bundle(tmp_path / "missing.lucid")

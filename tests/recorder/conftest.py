@@ -27,7 +27,7 @@ def _display_in_use(number: int) -> bool:
 def start_xvfb(
     width: int, height: int, *extra_args: str, timeout: float = 10.0
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start ``Xvfb :N -screen 0 WxHx24 -nolisten tcp`` on a free display number.
+    """Start ``Xvfb :N -screen 0 WxHx24 -nolisten tcp -noreset`` on a free display number.
 
     Args:
         width: screen width in pixels.
@@ -45,9 +45,9 @@ def start_xvfb(
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
     candidates = [n for n in random.sample(_DISPLAY_RANGE, 20) if not _display_in_use(n)]
     for number in candidates:
+        argv = ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24"]
         proc = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"]
-            + list(extra_args),
+            [*argv, "-nolisten", "tcp", "-noreset", *extra_args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -136,9 +136,9 @@ def test_missing_display_raises_display_unavailable(tmp_path: Path) -> None:
     stop = threading.Event()
 
     with pytest.raises(DisplayUnavailableError) as caught:
-        record(":899", "/nonexistent/xauth", tmp_path / "video.0", SETTINGS, stop)
+        record(":5999", "/nonexistent/xauth", tmp_path / "video.0", SETTINGS, stop)
 
-    assert "':899'" in str(caught.value)
+    assert "':5999'" in str(caught.value)
     assert "XAUTHORITY=/nonexistent/xauth" in str(caught.value)
     assert not (tmp_path / "video.0").exists()
 

@@ -159,7 +159,11 @@ def test_json_lines_are_compact_and_never_split(tmp_path: Path) -> None:
     assert [s.path.read_text("utf-8").count("\n") for s in segments] == [2, 1]
     lines = stream_bytes(tmp_path / "audit").decode("utf-8").splitlines()
     assert lines[0] == '{"type":"session.start","who":"zoë"}'
-    assert [json.loads(line)["type"] for line in lines] == ["session.start", "focus", "session.stop"]
+    assert [json.loads(line)["type"] for line in lines] == [
+        "session.start",
+        "focus",
+        "session.stop",
+    ]
 
 
 def test_json_lines_reject_unserialisable_events(tmp_path: Path) -> None:

@@ -48,13 +48,30 @@ async def perform(bus: MessageBus, action: dict[str, Any]) -> str:
     return "ok"
 
 
+async def stdin_closed() -> None:
+    # No executor thread: after the privilege drop, Python may not import what it lazily
+    # would (the interpreter's own files can be unreadable for the new uid).
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    def readable() -> None:
+        if not os.read(sys.stdin.fileno(), 4096) and not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), readable)
+    try:
+        await closed
+    finally:
+        loop.remove_reader(sys.stdin.fileno())
+
+
 async def probe(address: str, actions: list[dict[str, Any]], hold: bool) -> None:
     bus = await MessageBus(bus_address=address).connect()
     try:
         outcomes = [await perform(bus, action) for action in actions]
         print(json.dumps(outcomes), flush=True)
         if hold:
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            await stdin_closed()
     finally:
         bus.disconnect()
 

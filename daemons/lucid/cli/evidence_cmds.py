@@ -37,14 +37,16 @@ def verify(path: Path, quiet: bool = False) -> int:
         leave=False,
     ) as bar:
         try:
-            report = verify_bundle(path, progress=lambda n: bar.update(n))
+            report = verify_bundle(path, progress=lambda done: bar.update(done - bar.n))
         except VerificationError as err:
             bar.close()
             print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
             return 1
     print(
-        f"OK {path}: session {report.session}, {report.chunks} chunks, "
-        f"{report.bytes} bytes, root {report.root}, device {report.device}"
+        f"OK {path}: session {report.session}, {report.chunk_count} chunks, "
+        f"{report.total_bytes} bytes, root {report.tree_root.hex()}, "
+        f"device {report.device_ed25519.hex()}"
+        + ("" if report.complete else " (recording ended abnormally)")
     )
     return 0
 
@@ -57,7 +59,7 @@ def play(path: Path, key_path: Path, output: Path) -> int:
         videos = [s.name for s in manifest.streams if s.kind == "video"]
         if not videos:
             raise FormatError(f"{path}: session {manifest.session} has no video stream")
-        total = sum(c.size for c in manifest.chunks if c.stream in videos)
+        total = sum(c.plain_size for c in manifest.chunks if c.stream in videos)
         parts: list[bytes] = []
         with tqdm(
             total=total,
@@ -69,9 +71,11 @@ def play(path: Path, key_path: Path, output: Path) -> int:
             disable=None,
         ) as bar:
             for name in videos:
-                parts.append(
-                    b"".join(decrypt_stream(bundle, key, name, progress=lambda n: bar.update(n)))
-                )
+                pieces = []
+                for piece in decrypt_stream(bundle, key, name):
+                    pieces.append(piece)
+                    bar.update(len(piece))
+                parts.append(b"".join(pieces))
     tmp = output.with_name(output.name + ".part")
     try:
         frames = remux_to_mp4(parts, tmp)

@@ -56,7 +56,7 @@ from lucid.evidence.tree import (
     verify_inclusion,
 )
 from lucid.evidence.verify import VerifyReport, verify_bundle
-from lucid.evidence.writer import write_bundle
+from lucid.evidence.writer import write_bundle, write_bundle_stream
 
 __all__ = [
     "BUNDLE_SUFFIX",
@@ -104,5 +104,6 @@ __all__ = [
     "verify_inclusion",
     "wrap_key",
     "write_bundle",
+    "write_bundle_stream",
     "write_stream",
 ]

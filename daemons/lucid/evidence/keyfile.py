@@ -30,6 +30,21 @@ __all__ = ["KEY_FILE_FORMAT", "RecipientKey"]
 KEY_FILE_FORMAT = "lucid.recipient-key"
 
 
+def _publish_new(tmp: Path, dest: Path) -> None:
+    """Move `tmp` to `dest` only if `dest` does not exist (FileExistsError otherwise)."""
+    try:
+        os.link(tmp, dest)  # atomic create-if-absent, unlike rename
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (vfat USB sticks, some FUSE mounts): check, then rename.
+        if dest.exists():
+            raise FileExistsError(dest) from None
+        os.replace(tmp, dest)
+        return
+    os.unlink(tmp)
+
+
 @dataclass(frozen=True)
 class RecipientKey:
     """An X25519 key pair that session data keys are wrapped to.
@@ -79,16 +94,14 @@ class RecipientKey:
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, self.to_json())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
             if overwrite:
                 os.replace(tmp, dest)
             else:
-                os.link(tmp, dest)  # atomic create-if-absent, unlike rename
-                os.unlink(tmp)
+                _publish_new(tmp, dest)
             dir_fd = os.open(dest.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)

@@ -11,6 +11,7 @@ import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from lucid.evidence.bundle import (
     BUNDLE_FORMAT,
@@ -27,7 +28,7 @@ from lucid.evidence.signed import SignedManifest
 from lucid.evidence.timestamps import parse_timestamp
 from lucid.evidence.tree import leaf_hash
 
-__all__ = ["bundle_mtime", "write_bundle"]
+__all__ = ["bundle_mtime", "write_bundle", "write_bundle_stream"]
 
 
 def bundle_mtime(manifest: Manifest) -> int:
@@ -70,35 +71,11 @@ def write_bundle(
             bytes whose size or leaf hash differs from the manifest (item names the chunk).
         OSError: The file cannot be written; no ``.part`` file is left behind.
     """
-    manifest = signed_manifest.manifest
-    signed_manifest.verify_signature()
-    if (
-        proofs.tree_size != manifest.tree_size
-        or proofs.root != manifest.tree_root
-        or any(p.hash != c.hash for p, c in zip(proofs.proofs, manifest.chunks, strict=True))
-    ):
-        raise ValueError("proofs do not belong to this manifest")
     dest = Path(path)
     part = dest.with_name(dest.name + ".part")
-    mtime = bundle_mtime(manifest)
-    header = canonical_json({"format": BUNDLE_FORMAT, "version": 1, "session": manifest.session})
     try:
         with open(part, "wb") as fh:
-            with tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-                _add(tar, HEADER_MEMBER, header, mtime)
-                _add(tar, MANIFEST_MEMBER, signed_manifest.to_bytes(), mtime)
-                _add(tar, PROOFS_MEMBER, proofs.to_bytes(), mtime)
-                done = 0
-                for c in manifest.chunks:
-                    data = read_chunk(c.hash_hex)
-                    if len(data) != c.size or leaf_hash(data) != c.hash:
-                        raise VerificationError(
-                            c.item, f"{c.item}: chunk store returned bytes that do not match"
-                        )
-                    _add(tar, CHUNK_PREFIX + c.hash_hex, data, mtime)
-                    done += len(data)
-                    if progress is not None:
-                        progress(done)
+            write_bundle_stream(fh, signed_manifest, proofs, read_chunk, progress)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(part, dest)
@@ -110,3 +87,42 @@ def write_bundle(
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_bundle_stream(
+    fh: BinaryIO,
+    signed_manifest: SignedManifest,
+    proofs: Proofs,
+    read_chunk: Callable[[str], bytes],
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write the bundle into an open binary file ``fh`` (from its current position).
+
+    Same checks and arguments as `write_bundle`; the caller owns ``fh`` (flush, fsync,
+    rename). Used by merkle to write into a file descriptor handed over the bus.
+    """
+    manifest = signed_manifest.manifest
+    signed_manifest.verify_signature()
+    if (
+        proofs.tree_size != manifest.tree_size
+        or proofs.root != manifest.tree_root
+        or any(p.hash != c.hash for p, c in zip(proofs.proofs, manifest.chunks, strict=True))
+    ):
+        raise ValueError("proofs do not belong to this manifest")
+    mtime = bundle_mtime(manifest)
+    header = canonical_json({"format": BUNDLE_FORMAT, "version": 1, "session": manifest.session})
+    with tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        _add(tar, HEADER_MEMBER, header, mtime)
+        _add(tar, MANIFEST_MEMBER, signed_manifest.to_bytes(), mtime)
+        _add(tar, PROOFS_MEMBER, proofs.to_bytes(), mtime)
+        done = 0
+        for c in manifest.chunks:
+            data = read_chunk(c.hash_hex)
+            if len(data) != c.size or leaf_hash(data) != c.hash:
+                raise VerificationError(
+                    c.item, f"{c.item}: chunk store returned bytes that do not match"
+                )
+            _add(tar, CHUNK_PREFIX + c.hash_hex, data, mtime)
+            done += len(data)
+            if progress is not None:
+                progress(done)

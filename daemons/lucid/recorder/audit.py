@@ -236,7 +236,7 @@ class AuditRecorder:
         try:
             with xauthority_env(self._xauthority):
                 return Display(self._display)
-        except (xerror.DisplayError, xerror.XauthError, OSError) as err:
+        except (xerror.DisplayError, xerror.XauthError, OSError, ValueError, OverflowError) as err:
             raise DisplayUnavailableError(self._display, self._xauthority, str(err)) from err
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:

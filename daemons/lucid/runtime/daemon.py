@@ -95,9 +95,10 @@ async def serve(name: str, build: Build, config: Config | None = None) -> int:
                 await service.request_name()
                 notify("READY=1")
                 log.info("ready on %s", service.contract.bus_name)
-                rt.spawn(_watchdog(rt), "watchdog")
-                rt.spawn(_bus_watch(rt), "bus-watch")
+                helpers = [rt.spawn(_watchdog(rt), "watchdog"), rt.spawn(_bus_watch(rt), "bus")]
                 await rt.stopping.wait()
+                for task in helpers:
+                    task.cancel()
                 notify("STOPPING=1")
                 log.info("stopping")
                 await service.drain()

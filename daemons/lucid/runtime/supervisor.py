@@ -51,6 +51,8 @@ async def start_private_bus(directory: Path) -> tuple[asyncio.subprocess.Process
         sock.unlink()
     conf = directory / "bus.conf"
     conf.write_text(BUS_CONFIG.format(socket=sock))
+    # dbus-daemon's own warnings (e.g. it cannot raise its fd limit as non-root) go to a log.
+    log_file = open(directory / "dbus-daemon.log", "ab")  # noqa: SIM115  # handed to the child
     try:
         proc = await asyncio.create_subprocess_exec(
             "dbus-daemon",
@@ -59,9 +61,12 @@ async def start_private_bus(directory: Path) -> tuple[asyncio.subprocess.Process
             "--print-address",
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
+            stderr=log_file,
         )
     except FileNotFoundError as err:
         raise SupervisorError("dbus-daemon is not installed (apt-get install dbus)") from err
+    finally:
+        log_file.close()
     assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 10)

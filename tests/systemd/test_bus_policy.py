@@ -1,0 +1,222 @@
+"""The D-Bus policies in systemd/dbus-1/system.d: their shape, and a real bus enforcing them."""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.systemd.conftest import PolicyBus, read_address, start_policy_bus
+from tests.systemd.helpers import DAEMONS, POLICY_DIR, Daemon, SysRoot
+
+PROBE = Path(__file__).with_name("bus_probe.py")
+PROBE_TIMEOUT = 60.0  # seconds
+
+DOCTYPE = (
+    '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"\n'
+    ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">'
+)
+# Attributes dbus-daemon(1) documents for <policy> and for <allow>/<deny>.
+POLICY_ATTRIBUTES = {"context", "user", "group", "at_console"}
+RULE_ATTRIBUTES = {
+    "send_interface", "send_member", "send_error", "send_broadcast", "send_destination",
+    "send_destination_prefix", "send_type", "send_path", "send_requested_reply",
+    "receive_interface", "receive_member", "receive_error", "receive_sender", "receive_type",
+    "receive_path", "receive_requested_reply", "eavesdrop", "own", "own_prefix", "user", "group",
+    "max_fds", "min_fds",
+}  # fmt: skip
+INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+PEER = "org.freedesktop.DBus.Peer"
+ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+
+
+def policy_path(daemon: Daemon) -> Path:
+    return POLICY_DIR / f"{daemon.bus_name}.conf"
+
+
+def allowed(policy: ET.Element) -> list[dict[str, str]]:
+    return [dict(rule.attrib) for rule in policy if rule.tag == "allow"]
+
+
+def test_one_policy_per_daemon() -> None:
+    assert sorted(p.name for p in POLICY_DIR.iterdir()) == sorted(
+        policy_path(d).name for d in DAEMONS
+    )
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda d: d.name)
+def test_policy_follows_the_dtd(daemon: Daemon) -> None:
+    text = policy_path(daemon).read_text()
+    assert DOCTYPE in text
+    root = ET.fromstring(text)
+    assert root.tag == "busconfig"
+    for policy in root:
+        assert policy.tag == "policy"
+        assert set(policy.attrib) <= POLICY_ATTRIBUTES
+        assert len(policy.attrib) == 1, f"one selector per <policy>: {policy.attrib}"
+        assert policy.get("context") in (None, "default", "mandatory")
+        for rule in policy:
+            assert rule.tag in ("allow", "deny")
+            assert rule.attrib, "a rule without attributes"
+            assert set(rule.attrib) <= RULE_ATTRIBUTES, rule.attrib
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda d: d.name)
+def test_policy_grants(daemon: Daemon) -> None:
+    name = daemon.bus_name
+    policies = {
+        (key, value): policy
+        for policy in ET.parse(policy_path(daemon)).getroot()
+        for key, value in policy.attrib.items()
+    }
+    assert set(policies) == {
+        ("user", daemon.user),
+        ("group", "lucid"),
+        ("user", "root"),
+        ("context", "default"),
+    }
+    # Only the daemon's own user owns the name, and that is all it is granted here.
+    assert allowed(policies["user", daemon.user]) == [{"own": name}]
+    # The Lucid daemons call its interface and the standard ones; root only looks.
+    standard = [INTROSPECTABLE, PROPERTIES, PEER]
+    assert allowed(policies["group", "lucid"]) == [
+        {"send_destination": name, "send_interface": iface} for iface in [name, *standard]
+    ]
+    assert allowed(policies["user", "root"]) == [
+        {"send_destination": name, "send_interface": iface} for iface in [INTROSPECTABLE, PEER]
+    ]
+    default = policies["context", "default"]
+    assert [(rule.tag, dict(rule.attrib)) for rule in default] == [
+        ("deny", {"own": name}),
+        ("deny", {"send_destination": name}),
+    ]
+
+
+def test_no_policy_grants_another_daemons_name() -> None:
+    for daemon in DAEMONS:
+        for rule in ET.parse(policy_path(daemon)).getroot().iter("allow"):
+            assert "own_prefix" not in rule.attrib
+            assert rule.get("send_destination", daemon.bus_name) == daemon.bus_name
+            assert rule.get("own", daemon.bus_name) == daemon.bus_name
+
+
+# --- a real dbus-daemon ------------------------------------------------------------------------
+
+
+def test_bus_loads_policies_without_warnings(policy_bus: PolicyBus) -> None:
+    # dbus-daemon reads system.d/ at start and reports, then ignores, a file it cannot parse
+    # and a user or group it cannot resolve. The bus still starts: only stderr tells.
+    assert policy_bus.stderr.read_text() == ""
+
+
+def test_bus_reports_a_malformed_policy(sysroot: SysRoot, tmp_path: Path) -> None:
+    """The harness notices a broken file: the check above would see this on stderr."""
+    broken = tmp_path / "system.d"
+    shutil.copytree(POLICY_DIR, broken)
+    conf = broken / f"{DAEMONS[0].bus_name}.conf"
+    conf.write_text(conf.read_text().replace("<allow own=", "<allow owner=", 1))
+    workdir = Path(tempfile.mkdtemp(prefix="lucid-bus-"))
+    try:
+        proc = start_policy_bus(sysroot, broken, workdir)
+        try:
+            read_address(proc, workdir / "stderr")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        stderr = (workdir / "stderr").read_text()
+        assert 'Attribute "owner" is invalid' in stderr
+        assert conf.name in stderr
+    finally:
+        shutil.rmtree(workdir)
+
+
+def probe_argv(bus: PolicyBus, creds: tuple[int, int, list[int]], actions: list[object]) -> list[str]:
+    uid, gid, groups = creds
+    return [
+        sys.executable, str(PROBE), bus.address, str(uid), str(gid),
+        ",".join(map(str, groups)), json.dumps(actions),
+    ]  # fmt: skip
+
+
+def run_probe(bus: PolicyBus, creds: tuple[int, int, list[int]], actions: list[object]) -> list[str]:
+    result = subprocess.run(
+        probe_argv(bus, creds, actions),
+        capture_output=True,
+        text=True,
+        timeout=PROBE_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcomes: list[str] = json.loads(result.stdout)
+    return outcomes
+
+
+def caller_actions(daemon: Daemon) -> list[object]:
+    name, path = daemon.bus_name, daemon.object_path
+
+    def call(interface: str | None, member: str, signature: str = "", body: object = ()) -> object:
+        return {
+            "op": "call",
+            "destination": name,
+            "path": path,
+            "interface": interface,
+            "member": member,
+            "signature": signature,
+            "body": list(body) if isinstance(body, tuple) else body,
+        }
+
+    return [
+        call(name, "NoSuchMethod"),
+        call(INTROSPECTABLE, "Introspect"),
+        call(PEER, "Ping"),
+        call(PROPERTIES, "GetAll", "s", [name]),
+        call(None, "Ping"),  # a method call may omit its interface: refused
+        {"op": "own", "name": name},
+    ]
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda d: d.name)
+def test_bus_enforces_policy(policy_bus: PolicyBus, sysroot: SysRoot, daemon: Daemon) -> None:
+    """Who may own the name and who may call what, as the real dbus-daemon decides it.
+
+    The owner is a real connection with the daemon's uid and groups; an answer from it
+    (a return, UnknownMethod, UnknownObject) means the bus let the call through.
+    """
+    owner = subprocess.Popen(
+        [*probe_argv(policy_bus, sysroot.credentials(daemon.user), [{"op": "own", "name": daemon.bus_name}]), "--hold"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        ready, _, _ = select.select([owner.stdout], [], [], PROBE_TIMEOUT)
+        line = owner.stdout.readline() if ready else ""
+        assert line, f"the owner probe said nothing: {owner.stderr and owner.stderr.read()}"
+        assert json.loads(line) == ["ok"], f"{daemon.user} may not own {daemon.bus_name}"
+
+        peer = next(d for d in DAEMONS if d is not daemon)
+        actions = caller_actions(daemon)
+        unknown_method = "org.freedesktop.DBus.Error.UnknownMethod"
+        unknown_object = "org.freedesktop.DBus.Error.UnknownObject"
+        denied = ACCESS_DENIED
+        assert run_probe(policy_bus, sysroot.credentials(peer.user), actions) == [
+            unknown_method, "ok", "ok", unknown_object, denied, denied,
+        ], f"{peer.user} (group lucid)"  # fmt: skip
+        assert run_probe(policy_bus, (0, 0, []), actions) == [
+            denied, "ok", "ok", denied, denied, denied,
+        ], "root"  # fmt: skip
+        assert run_probe(policy_bus, (65534, 65534, []), actions) == [denied] * 6, "nobody"
+    finally:
+        if owner.stdin is not None:
+            owner.stdin.close()
+        owner.wait(timeout=PROBE_TIMEOUT)
