@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,20 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what:
         if loop.time() > deadline:
             pytest.fail(f"timed out waiting for {what or predicate}")
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def small_fs() -> Iterator[Callable[[Path, str], Path]]:
+    """Mount a size-limited tmpfs at a path (root only): a disk that fills up for real."""
+    mounted: list[Path] = []
+
+    def mount(path: Path, size: str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                       check=True)
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

@@ -19,7 +19,13 @@ from typing import Any
 import aiosqlite
 
 from lucid.evidence.build import build_manifest
-from lucid.evidence.manifest import ChunkEntry, DeviceKeys, Encoder, Recipient, StreamInfo
+from lucid.evidence.manifest import (
+    ChunkEntry,
+    DeviceKeys,
+    Encoder,
+    Recipient,
+    StreamInfo,
+)
 from lucid.evidence.proofs import build_proofs
 from lucid.evidence.signed import SignedManifest, signing_message
 from lucid.runtime import spool

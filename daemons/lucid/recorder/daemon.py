@@ -9,6 +9,8 @@ from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
 
+MARKER_RETRY_S = 2.0  # retry end markers that a full spool kept out
+
 
 async def build(rt: Runtime) -> ContractService:
     cfg = rt.config
@@ -29,4 +31,10 @@ async def build(rt: Runtime) -> ContractService:
     service.manager = manager
     rt.stack.push_async_callback(manager.close)
     rt.spawn(manager.resume(), "resume")
+    rt.spawn(_markers(rt, manager), "end-markers")
     return service
+
+
+async def _markers(rt: Runtime, manager: SessionManager) -> None:
+    while not await rt.sleep(MARKER_RETRY_S):
+        await manager.ensure_end_markers()

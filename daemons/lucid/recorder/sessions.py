@@ -198,10 +198,9 @@ class SessionManager:
             )
 
         try:
+
             def on_audit_segment(seq: int, path: Path, size: int) -> None:
-                self._loop.call_soon_threadsafe(
-                    self._events.segment, session, f"audit.{part}", seq
-                )
+                self._loop.call_soon_threadsafe(self._events.segment, session, f"audit.{part}", seq)
 
             writer = JsonLinesWriter(session_dir / f"audit.{part}", on_audit_segment)
         except rec_errors.RecorderError as err:
@@ -243,8 +242,7 @@ class SessionManager:
         else:
             lost = fut.result().display_lost or "capture ended"
             name, message = DisplayUnavailableError.name, f"display ended: {lost}"
-        log.error("session %s failed: %s", session, message)
-        self._events.failed(session, name, message)
+        log.error("session %s failed: %s (%s)", session, message, name)
         task = self._loop.create_task(self._finish(session, live, failed=(name, message)))
         task.add_done_callback(_log_failure)
 
@@ -271,7 +269,6 @@ class SessionManager:
                 live.audit.session_stop(reason=failed[1] if failed else "stopped")
         await self._close_audit(live)
         self._live.pop(session, None)
-        await self._end_streams(session)
         complete = failed is None
         await self._db.execute(
             "UPDATE sessions SET state=?, ended_at=?, complete=?, error=?, message=? "
@@ -285,7 +282,12 @@ class SessionManager:
                 session,
             ),
         )
-        spool.atomic_write(self._spool / session / spool.SESSION_END, b"ended\n")
+        try:
+            self._write_end_markers(session)
+        except StorageFullError as err:  # retried by ensure_end_markers()
+            log.warning("session %s: end markers wait for spool space: %s", session, err)
+        if failed is not None:
+            self._events.failed(session, *failed)
         self._events.ended(session, complete)
 
     async def _close_audit(self, live: _Live) -> None:
@@ -295,7 +297,24 @@ class SessionManager:
             with contextlib.suppress(rec_errors.RecorderError):
                 live.audit_writer.close()
 
-    async def _end_streams(self, session: str) -> None:
+    def _write_end_markers(self, session: str) -> None:
+        session_dir = self._spool / session
+        if not session_dir.exists() or (session_dir / spool.SESSION_END).exists():
+            return
+        self._end_streams(session)
+        spool.atomic_write(session_dir / spool.SESSION_END, b"ended\n")
+
+    async def ensure_end_markers(self) -> None:
+        """Write end markers that a full spool kept from being written (idempotent)."""
+        async with self._db.execute(
+            "SELECT session FROM sessions WHERE state IN ('ended', 'failed')"
+        ) as cur:
+            sessions = [r[0] async for r in cur]
+        for session in sessions:
+            with contextlib.suppress(StorageFullError):
+                self._write_end_markers(session)
+
+    def _end_streams(self, session: str) -> None:
         for stream_dir in spool.streams(self._spool / session):
             if (stream_dir / spool.STREAM_END).exists():
                 continue
@@ -311,7 +330,7 @@ class SessionManager:
         ) as cur:
             rows = [tuple(r) async for r in cur]
         for session, display, xauthority, part in rows:
-            await self._end_streams(session)  # the crashed part's streams end here
+            self._end_streams(session)  # the crashed part's streams end here
             try:
                 await self._start_part(session, display, xauthority, int(part) + 1)
                 log.warning("session %s resumed as part %d", session, int(part) + 1)
