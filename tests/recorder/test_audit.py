@@ -218,3 +218,22 @@ def test_rfc3339_ms_is_utc_with_milliseconds() -> None:
     moment = datetime.fromisoformat("2025-06-30T23:59:59.999999+02:00")
 
     assert rfc3339_ms(moment) == "2025-06-30T21:59:59.999Z"
+
+
+def test_display_going_away_is_written_as_display_lost(tmp_path: Path) -> None:
+    display, proc = start_xvfb(320, 240)
+    writer = JsonLinesWriter(tmp_path / "audit", segment_seconds=0.1)
+    audit = AuditRecorder(display, None, writer, poll_seconds=0.05)
+    try:
+        audit.start()
+        stop_process(proc)
+        events = wait_for_events(
+            tmp_path / "audit", lambda events: any(e["type"] == "display.lost" for e in events)
+        )
+    finally:
+        stop_process(proc)
+        audit.stop()
+        writer.close()
+
+    assert events[-1]["type"] == "display.lost"
+    assert audit.error is None

@@ -103,7 +103,7 @@ def bus_config(socket: Path, policy_dir: Path) -> str:
 
 
 def start_policy_bus(sysroot: SysRoot, policy_src: Path, workdir: Path) -> subprocess.Popen[str]:
-    """Start dbus-daemon on ``policy_src``'s *.conf; returns it once it printed its address.
+    """Start dbus-daemon on ``policy_src``'s *.conf (``read_address`` waits until it listens).
 
     It runs as nobody, like the real bus runs unprivileged (as root it would also try to
     raise its fd limit and complain where it may not), in a private mount namespace whose
@@ -121,7 +121,9 @@ def start_policy_bus(sysroot: SysRoot, policy_src: Path, workdir: Path) -> subpr
     config = workdir / "bus.conf"
     config.write_text(bus_config(sockdir / "bus", policy_dir))
     stderr = (workdir / "stderr").open("w")
-    in_namespace = 'm=$1; "$m" --bind "$2" /etc/passwd; "$m" --bind "$3" /etc/group; shift 3; exec "$@"'
+    in_namespace = (
+        'm=$1; "$m" --bind "$2" /etc/passwd; "$m" --bind "$3" /etc/group; shift 3; exec "$@"'
+    )
     argv = [
         tool("unshare"), "--mount", "--propagation", "private", "--",
         "sh", "-ec", in_namespace, "sh",
@@ -135,17 +137,20 @@ def start_policy_bus(sysroot: SysRoot, policy_src: Path, workdir: Path) -> subpr
 
 
 def read_address(proc: subprocess.Popen[str], stderr: Path) -> str | None:
-    """The address dbus-daemon prints once it listens; None if it exited first."""
+    """The address dbus-daemon prints once it listens; None if it exited instead."""
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], BUS_START_TIMEOUT)
-    line = proc.stdout.readline() if ready else ""
-    if line.strip():
-        return line.strip()
-    if proc.poll() is None:
+    if not ready:
         proc.kill()
         proc.wait()
-        pytest.fail(f"dbus-daemon printed no address in {BUS_START_TIMEOUT} s: {stderr.read_text()}")
-    return None
+        pytest.fail(
+            f"dbus-daemon printed no address in {BUS_START_TIMEOUT} s: {stderr.read_text()}"
+        )
+    line = proc.stdout.readline().strip()
+    if not line:  # end of file: it exited
+        proc.wait(timeout=BUS_START_TIMEOUT)
+        return None
+    return line
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """What the tests of ``systemd/`` know about the Lucid daemons, and how they run the tools.
 
-Fixtures live in ``conftest.py``. Every check runs the real tool (systemd-analyze, systemd-sysusers,
-systemd-tmpfiles, dbus-daemon): a missing tool fails the test with the Debian package that
-provides it, it never skips.
+Fixtures live in ``conftest.py``. Every check runs the real tool (systemd-analyze,
+systemd-sysusers, systemd-tmpfiles, dbus-daemon): a missing tool fails the test with the
+Debian package that provides it, it never skips.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ TMPFILES_CONF = SYSTEMD_DIR / "tmpfiles.d" / "lucid.conf"
 VENV_PYTHON = "/opt/lucid/venv/bin/python"
 TARGET = "lucid.target"
 SPOOL = "/run/lucid/spool"
+STORE = "/var/lib/lucid/store"
 # systemd-analyze security --threshold counts in tenths of the printed exposure (0.0-10.0).
 MAX_EXPOSURE = 2.0
 
@@ -40,9 +41,10 @@ class Daemon:
     """Python module ``lucid.<name>``; user, unit and directories are named after it."""
     bus_name: str
     """Well-known D-Bus name, also its interface; the object path is derived from it."""
-    spool: bool = False
-    """Shares the RAM spool (group lucid-spool, UMask=0007, ReadWritePaths=)."""
-    extra_groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ("lucid",)
+    """Supplementary groups (unit and sysusers.d agree), in the order the unit lists them."""
+    read_write: tuple[str, ...] = ()
+    """ReadWritePaths= beyond its own state and runtime directories."""
     unit_extras: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     """[Service] settings this daemon has beyond the common template (key -> values)."""
 
@@ -59,9 +61,9 @@ class Daemon:
         return "/" + self.bus_name.replace(".", "/")
 
     @property
-    def groups(self) -> tuple[str, ...]:
-        """Supplementary groups, in the order the unit lists them."""
-        return ("lucid", *(("lucid-spool",) if self.spool else ()), *self.extra_groups)
+    def umask(self) -> str:
+        # The spool's next stage must read and remove what this one wrote.
+        return "0007" if "lucid-spool" in self.groups else "0077"
 
 
 DAEMONS: tuple[Daemon, ...] = (
@@ -69,17 +71,22 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon(
         "recorder",
         "io.lucid.Recorder1",
-        spool=True,
-        extra_groups=("video",),
+        groups=("lucid", "lucid-spool", "video"),
+        read_write=(SPOOL,),
         unit_extras={
             "BindReadOnlyPaths": ("/tmp/.X11-unix",),
             "BindPaths": ("-/dev/video11",),
             "DeviceAllow": ("char-video4linux rw",),
         },
     ),
-    Daemon("chunker", "io.lucid.Chunker1", spool=True),
-    Daemon("encryptor", "io.lucid.Encryptor1", spool=True),
-    Daemon("merkle", "io.lucid.Merkle1"),
+    Daemon("chunker", "io.lucid.Chunker1", groups=("lucid", "lucid-spool"), read_write=(SPOOL,)),
+    Daemon(
+        "encryptor",
+        "io.lucid.Encryptor1",
+        groups=("lucid", "lucid-spool"),
+        read_write=(SPOOL, STORE),
+    ),
+    Daemon("merkle", "io.lucid.Merkle1", groups=("lucid", "lucid-store")),
 )
 
 # Debian 12 package of each external tool the tests run.
@@ -102,7 +109,9 @@ def tool(name: str) -> str:
     return path
 
 
-def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a tool to completion, capturing stdout and stderr as text.
 
     SYSTEMD_* variables of the caller are dropped (SYSTEMD_UNIT_PATH and friends would change
@@ -124,6 +133,7 @@ def describe(result: subprocess.CompletedProcess[str]) -> str:
 
 
 UnitFile = dict[str, dict[str, list[str]]]
+Credentials = tuple[int, int, list[int]]  # uid, gid, supplementary gids
 
 
 def parse_unit(path: Path) -> UnitFile:
@@ -184,7 +194,7 @@ class SysRoot:
         """Groups that list ``user`` as a member (not its primary group)."""
         return {row[0] for row in self._rows("group") if user in row[3].split(",")}
 
-    def credentials(self, user: str) -> tuple[int, int, list[int]]:
+    def credentials(self, user: str) -> Credentials:
         """uid, gid and supplementary gids, as initgroups() would give them."""
         return (
             self.uid(user),

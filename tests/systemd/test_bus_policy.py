@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import shutil
@@ -9,12 +10,14 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.systemd.conftest import PolicyBus, read_address, start_policy_bus
-from tests.systemd.helpers import DAEMONS, POLICY_DIR, Daemon, SysRoot
+from tests.systemd.conftest import NOBODY, PolicyBus, read_address, start_policy_bus
+from tests.systemd.helpers import DAEMONS, POLICY_DIR, Credentials, Daemon, SysRoot
 
 PROBE = Path(__file__).with_name("bus_probe.py")
 PROBE_TIMEOUT = 60.0  # seconds
@@ -35,7 +38,7 @@ RULE_ATTRIBUTES = {
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 PEER = "org.freedesktop.DBus.Peer"
-ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+Action = dict[str, Any]  # one operation of bus_probe.py
 
 
 def policy_path(daemon: Daemon) -> Path:
@@ -138,15 +141,22 @@ def test_bus_reports_a_malformed_policy(sysroot: SysRoot, tmp_path: Path) -> Non
         shutil.rmtree(workdir)
 
 
-def probe_argv(bus: PolicyBus, creds: tuple[int, int, list[int]], actions: list[object]) -> list[str]:
+def probe_argv(bus: PolicyBus, creds: Credentials, actions: list[Action]) -> list[str]:
     uid, gid, groups = creds
+    groups_arg = ",".join(map(str, groups))
     return [
-        sys.executable, str(PROBE), bus.address, str(uid), str(gid),
-        ",".join(map(str, groups)), json.dumps(actions),
-    ]  # fmt: skip
+        sys.executable,
+        str(PROBE),
+        bus.address,
+        str(uid),
+        str(gid),
+        groups_arg,
+        json.dumps(actions),
+    ]
 
 
-def run_probe(bus: PolicyBus, creds: tuple[int, int, list[int]], actions: list[object]) -> list[str]:
+def run_probe(bus: PolicyBus, creds: Credentials, actions: list[Action]) -> list[str]:
+    """Outcomes of ``actions`` done by a fresh connection with ``creds``."""
     result = subprocess.run(
         probe_argv(bus, creds, actions),
         capture_output=True,
@@ -159,27 +169,47 @@ def run_probe(bus: PolicyBus, creds: tuple[int, int, list[int]], actions: list[o
     return outcomes
 
 
-def caller_actions(daemon: Daemon) -> list[object]:
-    name, path = daemon.bus_name, daemon.object_path
+@contextlib.contextmanager
+def owning(bus: PolicyBus, creds: Credentials, name: str) -> Iterator[str]:
+    """A connection with ``creds`` that asks for ``name`` and keeps what it got; yields the outcome."""
+    argv = [*probe_argv(bus, creds, [{"op": "own", "name": name}]), "--hold"]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], PROBE_TIMEOUT)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            proc.kill()
+            pytest.fail(f"the owning probe said nothing: {proc.communicate()[1]}")
+        (outcome,) = json.loads(line)
+        yield str(outcome)
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            proc.wait(timeout=PROBE_TIMEOUT)
 
-    def call(interface: str | None, member: str, signature: str = "", body: object = ()) -> object:
+
+def caller_actions(daemon: Daemon) -> list[Action]:
+    def call(interface: str | None, member: str, signature: str = "", *body: str) -> Action:
         return {
             "op": "call",
-            "destination": name,
-            "path": path,
+            "destination": daemon.bus_name,
+            "path": daemon.object_path,
             "interface": interface,
             "member": member,
             "signature": signature,
-            "body": list(body) if isinstance(body, tuple) else body,
+            "body": list(body),
         }
 
     return [
-        call(name, "NoSuchMethod"),
+        call(daemon.bus_name, "NoSuchMethod"),
         call(INTROSPECTABLE, "Introspect"),
         call(PEER, "Ping"),
-        call(PROPERTIES, "GetAll", "s", [name]),
-        call(None, "Ping"),  # a method call may omit its interface: refused
-        {"op": "own", "name": name},
+        call(PROPERTIES, "GetAll", "s", daemon.bus_name),
+        call(None, "Ping"),  # the interface field is optional in a method call
+        {"op": "own", "name": daemon.bus_name},
     ]
 
 
@@ -190,33 +220,17 @@ def test_bus_enforces_policy(policy_bus: PolicyBus, sysroot: SysRoot, daemon: Da
     The owner is a real connection with the daemon's uid and groups; an answer from it
     (a return, UnknownMethod, UnknownObject) means the bus let the call through.
     """
-    owner = subprocess.Popen(
-        [*probe_argv(policy_bus, sysroot.credentials(daemon.user), [{"op": "own", "name": daemon.bus_name}]), "--hold"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert owner.stdout is not None
-        ready, _, _ = select.select([owner.stdout], [], [], PROBE_TIMEOUT)
-        line = owner.stdout.readline() if ready else ""
-        assert line, f"the owner probe said nothing: {owner.stderr and owner.stderr.read()}"
-        assert json.loads(line) == ["ok"], f"{daemon.user} may not own {daemon.bus_name}"
+    with owning(policy_bus, sysroot.credentials(daemon.user), daemon.bus_name) as outcome:
+        assert outcome == "ok", f"{daemon.user} may not own {daemon.bus_name}"
 
         peer = next(d for d in DAEMONS if d is not daemon)
         actions = caller_actions(daemon)
+        denied = "org.freedesktop.DBus.Error.AccessDenied"
         unknown_method = "org.freedesktop.DBus.Error.UnknownMethod"
         unknown_object = "org.freedesktop.DBus.Error.UnknownObject"
-        denied = ACCESS_DENIED
-        assert run_probe(policy_bus, sysroot.credentials(peer.user), actions) == [
-            unknown_method, "ok", "ok", unknown_object, denied, denied,
-        ], f"{peer.user} (group lucid)"  # fmt: skip
-        assert run_probe(policy_bus, (0, 0, []), actions) == [
-            denied, "ok", "ok", denied, denied, denied,
-        ], "root"  # fmt: skip
-        assert run_probe(policy_bus, (65534, 65534, []), actions) == [denied] * 6, "nobody"
-    finally:
-        if owner.stdin is not None:
-            owner.stdin.close()
-        owner.wait(timeout=PROBE_TIMEOUT)
+        as_peer = [unknown_method, "ok", "ok", unknown_object, denied, denied]
+        as_root = [denied, "ok", "ok", denied, denied, denied]
+        as_nobody = [denied] * len(actions)
+        assert run_probe(policy_bus, sysroot.credentials(peer.user), actions) == as_peer, peer.user
+        assert run_probe(policy_bus, (0, 0, []), actions) == as_root, "root"
+        assert run_probe(policy_bus, (NOBODY, NOBODY, []), actions) == as_nobody, "nobody"

@@ -26,7 +26,7 @@ SYSTEM_UID_MAX = 999  # Debian's SYS_UID_MAX
 def test_sysusers_declares_the_daemons_and_groups() -> None:
     lines = sysusers_lines()
     assert sorted(f[1] for f in lines if f[0] == "u") == sorted(d.user for d in DAEMONS)
-    assert sorted(f[1] for f in lines if f[0] == "g") == ["lucid", "lucid-spool"]
+    assert sorted(f[1] for f in lines if f[0] == "g") == ["lucid", "lucid-spool", "lucid-store"]
     assert {f[0] for f in lines} == {"u", "g", "m"}
 
 
@@ -78,16 +78,19 @@ def test_tmpfiles_makes_the_shared_directories(sysroot: SysRoot) -> None:
     apply_tmpfiles(sysroot)
     apply_tmpfiles(sysroot)  # at every boot and package upgrade: must stay quiet
 
-    expected = {
-        "run/lucid": (stat.S_IFDIR | 0o750, "lucid"),
-        "run/lucid/spool": (stat.S_IFDIR | stat.S_ISGID | 0o770, "lucid-spool"),
-        "etc/lucid": (stat.S_IFDIR | 0o750, "lucid"),
-        "etc/lucid/lucid.toml": (stat.S_IFREG | 0o640, "lucid"),
+    d, setgid = stat.S_IFDIR, stat.S_ISGID
+    expected = {  # path: mode, owner, group
+        "run/lucid": (d | 0o750, "root", "lucid"),
+        "run/lucid/spool": (d | setgid | 0o770, "root", "lucid-spool"),
+        "var/lib/lucid": (d | 0o750, "root", "lucid"),
+        "var/lib/lucid/store": (d | setgid | 0o750, "lucid-encryptor", "lucid-store"),
+        "etc/lucid": (d | 0o750, "root", "lucid"),
+        "etc/lucid/lucid.toml": (stat.S_IFREG | 0o640, "root", "lucid"),
     }
-    for path, (mode, group) in expected.items():
+    for path, (mode, owner, group) in expected.items():
         st = os.stat(sysroot.path / path)
         assert (stat.filemode(st.st_mode), st.st_uid, st.st_gid) == (
             stat.filemode(mode),
-            0,
+            sysroot.uid(owner),
             sysroot.gid(group),
         ), path

@@ -15,7 +15,6 @@ import pytest
 from tests.systemd.helpers import (
     DAEMONS,
     MAX_EXPOSURE,
-    SPOOL,
     TARGET,
     UNIT_DIR,
     VENV_PYTHON,
@@ -85,13 +84,13 @@ def expected_service(daemon: Daemon) -> dict[str, list[str]]:
         "RuntimeDirectory": [f"lucid/{daemon.name}"],
         "RuntimeDirectoryMode": ["0700"],
         "ConfigurationDirectory": ["lucid"],
-        "UMask": ["0007" if daemon.spool else "0077"],
+        "UMask": [daemon.umask],
         "SystemCallFilter": ["@system-service", "~@privileged @resources"],
         **{key: [value] for key, value in HARDENING.items()},
         **{key: list(values) for key, values in daemon.unit_extras.items()},
     }
-    if daemon.spool:
-        expected["ReadWritePaths"] = [SPOOL]
+    if daemon.read_write:
+        expected["ReadWritePaths"] = list(daemon.read_write)
     return expected
 
 

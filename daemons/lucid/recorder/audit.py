@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import socket
 import statistics
 import struct
 import threading
@@ -40,7 +41,7 @@ from Xlib.protocol import rq
 
 from lucid.recorder.capture import xauthority_env
 from lucid.recorder.encoder import EncoderChoice
-from lucid.recorder.errors import DisplayUnavailableError
+from lucid.recorder.errors import DisplayUnavailableError, RecorderError
 from lucid.recorder.segments import JsonLinesWriter
 
 __all__ = ["AuditRecorder", "FocusInfo", "KeyStats", "rfc3339_ms"]
@@ -50,6 +51,7 @@ _log = logging.getLogger(__name__)
 _EVENT_SIZE = 32  # every core X event is 32 bytes
 _EVENT_HEAD = struct.Struct("=B3xI")  # type, (key code + sequence skipped), server time ms
 _TIME_WRAP = 1 << 32  # X server time is a CARD32 of milliseconds
+_JOIN_SECONDS = 2.0  # how long `stop` waits for a thread before forcing it
 
 
 def rfc3339_ms(moment: datetime) -> str:
@@ -197,7 +199,7 @@ class AuditRecorder:
         self._poll_conn = self._connect()
         try:
             self._start_record()
-        except (xerror.DisplayError, xerror.XError, OSError, RuntimeError) as err:
+        except (xerror.DisplayError, xerror.XError, OSError, RecorderError, RuntimeError) as err:
             self._close_record()
             self.event("keys.unavailable", reason=str(err) or type(err).__name__)
         else:
@@ -213,7 +215,12 @@ class AuditRecorder:
                 self._record_ctrl.record_disable_context(self._record_context)
                 self._record_ctrl.flush()
         for thread in self._threads:
-            thread.join()
+            thread.join(timeout=_JOIN_SECONDS)
+            if thread.is_alive() and self._record_data is not None:
+                # The disable did not arrive (server hung?): wake the blocked reader.
+                with contextlib.suppress(Exception):
+                    self._record_data.display.socket.shutdown(socket.SHUT_RDWR)
+                thread.join(timeout=_JOIN_SECONDS)
         self._threads = []
         self._emit_keys()
         self._close_record()
@@ -255,6 +262,7 @@ class AuditRecorder:
         self._record_ctrl = self._connect()
         if not self._record_ctrl.has_extension("RECORD"):
             raise RuntimeError("the X server has no RECORD extension")
+        self._record_ctrl.record_get_version(1, 13)  # a round trip: raises if RECORD refuses
         self._record_data = self._connect()
         self._record_context = self._record_ctrl.record_create_context(
             0,
@@ -331,6 +339,7 @@ class AuditRecorder:
             if not self._stop.is_set():
                 _log.info("focus polling on %s ended: %s", self._display, err)
                 self.event("display.lost", reason=str(err))
+                self._writer.roll()
 
     def _emit_keys(self) -> None:
         count, intervals = self._keys.take()

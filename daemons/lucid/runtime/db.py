@@ -69,14 +69,15 @@ async def open_db(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection
 
 
 def _statements(script: str) -> list[str]:
+    """Split a script into statements (``;`` inside strings or triggers stays put)."""
     out: list[str] = []
     buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
+    for piece in script.split(";"):
+        buf += piece + ";"
         if sqlite3.complete_statement(buf):
-            if buf.strip():
+            if buf.strip(" \n\t;"):
                 out.append(buf.strip())
             buf = ""
-    if buf.strip():
+    if buf.strip(" \n\t;"):
         out.append(buf.strip())
     return out

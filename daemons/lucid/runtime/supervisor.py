@@ -220,6 +220,7 @@ class DaemonSet:
             if child.notify is not None:
                 asyncio.get_running_loop().remove_reader(child.notify.fileno())
                 child.notify.close()
+                child.notify = None
         for task in self._watchers.values():
             task.cancel()
         return statuses
