@@ -85,8 +85,9 @@ def small_fs() -> Iterator[Callable[[Path, str], Path]]:
 
     def mount(path: Path, size: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True
+        )
         mounted.append(path)
         return path
 

@@ -103,8 +103,19 @@ def test_play_gives_a_playable_mp4(demo: tuple[Path, Path], tmp_path: Path) -> N
         frames = sum(1 for _ in container.decode(stream))
     assert frames >= 15  # 4 s at 15 fps, minus start-up
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-         str(out)], capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert probe.stdout.strip() == "h264"
 
@@ -115,7 +126,6 @@ def test_play_with_wrong_key_fails_cleanly(demo: tuple[Path, Path], tmp_path: Pa
     bundle, _ = demo
     other = tmp_path / "other.key"
     RecipientKey.generate().save(other)
-    proc = run("play", str(bundle), "--key", str(other), "-o", str(tmp_path / "x.mp4"),
-               check=False)
+    proc = run("play", str(bundle), "--key", str(other), "-o", str(tmp_path / "x.mp4"), check=False)
     assert proc.returncode != 0 and "recipient" in proc.stderr
     assert not (tmp_path / "x.mp4").exists()

@@ -16,7 +16,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 def test_file_then_env_override(tmp_path: Path) -> None:
     f = tmp_path / "lucid.toml"
-    f.write_text('[chunker]\nchunk_bytes = 9000000\n[recorder]\nfps = 10\n')
+    f.write_text("[chunker]\nchunk_bytes = 9000000\n[recorder]\nfps = 10\n")
     cfg = load_config(f, environ={"LUCID__RECORDER__FPS": "12"})
     assert cfg.chunker.chunk_bytes == 9_000_000 and cfg.recorder.fps == 12
 
@@ -32,7 +32,9 @@ def test_file_then_env_override(tmp_path: Path) -> None:
         ("", {"LUCID__RECORDER": "1"}, "LUCID__<SECTION>__<KEY>"),
     ],
 )
-def test_bad_config_names_the_key(tmp_path: Path, text: str, env: dict[str, str], needle: str) -> None:
+def test_bad_config_names_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], needle: str
+) -> None:
     f = tmp_path / "lucid.toml"
     f.write_text(text)
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("<", "<")):

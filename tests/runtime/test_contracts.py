@@ -22,11 +22,13 @@ def _classes(contract: Contract) -> tuple[type[ContractService], type[ContractCl
     service_mod = importlib.import_module(f"lucid.{contract.daemon}.service")
     client_mod = importlib.import_module(f"lucid.{contract.daemon}.client")
     service = next(
-        c for c in vars(service_mod).values()
+        c
+        for c in vars(service_mod).values()
         if isinstance(c, type) and issubclass(c, ContractService) and c is not ContractService
     )
     client = next(
-        c for c in vars(client_mod).values()
+        c
+        for c in vars(client_mod).values()
         if isinstance(c, type) and issubclass(c, ContractClient) and c is not ContractClient
     )
     return service, client
@@ -42,9 +44,7 @@ def test_service_and_client_follow_the_xml(contract: Contract) -> None:
         assert tuple(params) == method.in_args, f"{service.__name__}.{_snake(name)}"
         assert hasattr(client, _snake(name)), f"{client.__name__} lacks {_snake(name)}"
     public = {n for n, _ in inspect.getmembers(client, inspect.iscoroutinefunction)}
-    extra = public - {_snake(m) for m in contract.methods} - {
-        "call", "on_signal", "is_running"
-    }
+    extra = public - {_snake(m) for m in contract.methods} - {"call", "on_signal", "is_running"}
     assert not extra, f"client methods not in the XML: {extra}"
 
 
@@ -72,8 +72,14 @@ async def test_wrong_signature_is_refused_by_name(lucid: LucidEnv, bus: MessageB
 
     await lucid.start("walletd")
     reply = await bus.call(
-        Message(destination="io.lucid.Walletd1", path="/io/lucid/Walletd1",
-                interface="io.lucid.Walletd1", member="OpenDataKey", signature="u", body=[7])
+        Message(
+            destination="io.lucid.Walletd1",
+            path="/io/lucid/Walletd1",
+            interface="io.lucid.Walletd1",
+            member="OpenDataKey",
+            signature="u",
+            body=[7],
+        )
     )
     assert reply is not None and reply.message_type == MessageType.ERROR
     assert reply.error_name == "io.lucid.Error.InvalidArgument"

@@ -33,8 +33,12 @@ async def test_bad_config_exits_with_one_line(lucid: LucidEnv) -> None:
 
     env = os.environ | lucid.env() | {"LUCID__CHUNKER__CHUNK_BYTES": "lots"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lucid.chunker", env=env,
-        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "lucid.chunker",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
     )
     _, err = await proc.communicate()
     assert proc.returncode == 1

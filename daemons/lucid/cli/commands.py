@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+from collections.abc import Awaitable
 from pathlib import Path
+
+from tqdm import tqdm
 
 from lucid.cli.connect import connect_cli
 from lucid.merkle.client import MerkleClient
@@ -47,7 +52,9 @@ async def export(state: Path | None, session: str, output: Path) -> int:
         bus.disconnect()
         raise StorageFullError(f"cannot create {tmp}: {err.strerror}") from err
     try:
-        size = await MerkleClient(bus, timeout_s=600).export_bundle(session, fd)
+        merkle = MerkleClient(bus, timeout_s=600)
+        expected = int((await merkle.get_session(session))["bytes"])
+        size = await _with_progress(merkle.export_bundle(session, fd), fd, expected)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -61,3 +68,21 @@ async def export(state: Path | None, session: str, output: Path) -> int:
         bus.disconnect()
     print(f"{output} ({size} bytes)")
     return 0
+
+
+async def _with_progress(work: Awaitable[int], fd: int, expected: int) -> int:
+    """Await ``work`` while a progress bar follows the size of the file behind ``fd``."""
+    task = asyncio.ensure_future(work)
+    with tqdm(
+        total=expected,
+        unit="B",
+        unit_scale=True,
+        desc="export",
+        file=sys.stderr,
+        leave=False,
+        disable=None,
+    ) as bar:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.2)
+            bar.update(max(0, min(expected, os.fstat(fd).st_size) - bar.n))
+    return task.result()

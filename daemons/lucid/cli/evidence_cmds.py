@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from lucid.cli.playback import remux_to_mp4
 from lucid.evidence.bundle import open_bundle
-from lucid.evidence.keyfile import RecipientKey
 from lucid.evidence.errors import FormatError, VerificationError
+from lucid.evidence.keyfile import RecipientKey
 from lucid.evidence.playback import decrypt_stream
 from lucid.evidence.verify import verify_bundle
 

@@ -8,11 +8,11 @@ from typing import Any
 from lucid.chunker.client import ChunkerClient
 from lucid.encryptor.sealer import MIGRATIONS, Sealer
 from lucid.encryptor.service import EncryptorService
-from lucid.runtime.store import ChunkStore
 from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import BusError, LucidError
+from lucid.runtime.store import ChunkStore
 from lucid.walletd.client import WalletdClient
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import aiosqlite
 
-from lucid.runtime.store import ChunkStore
 from lucid.evidence.crypto import seal_chunk
 from lucid.evidence.tree import leaf_hash
 from lucid.runtime import spool
+from lucid.runtime.store import ChunkStore
 
 MIGRATIONS = [
     """
