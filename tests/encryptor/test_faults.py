@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,9 @@ async def test_full_store_pauses_then_resumes(
     _store_is_sound(store)
     pending = list((lucid.spool / "storefull").rglob("chunk-*.zc"))
     assert pending, "unsealed chunks must wait in the spool, not vanish"
-    subprocess.run(["mount", "-o", "remount,size=64m", str(store)], check=True)
+    await asyncio.to_thread(
+        subprocess.run, ["mount", "-o", "remount,size=64m", str(store)], check=True
+    )
     merkle = MerkleClient(bus)
 
     async def sealed() -> bool:

@@ -56,7 +56,7 @@ async def test_full_spool_fails_the_session_loudly(
         await wait_for(lambda: failures, 60, "SessionFailed")
     finally:
         desktop.stop()
-    session, error, message = failures[0]
+    session, error, _message = failures[0]
     assert session == "full"
     assert error == "io.lucid.Error.StorageFull"
     info = await recorder.get_session("full")
