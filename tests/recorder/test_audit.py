@@ -186,8 +186,12 @@ def test_caller_events_session_and_encoder(tmp_path: Path) -> None:
     writer.close()
 
     start, encoder, stop = published_events(tmp_path / "audit")
-    assert start == {"t": "2025-01-02T03:04:05.678Z", "type": "session.start", "session": "s-1",
-                     "user": "alice"}  # fmt: skip
+    assert start == {
+        "t": "2025-01-02T03:04:05.678Z",
+        "type": "session.start",
+        "session": "s-1",
+        "user": "alice",
+    }
     assert encoder["type"] == "encoder"
     assert encoder["settings"] == choice.facts()
     assert (encoder["codec"], encoder["width"], encoder["height"]) == ("libx264", 320, 240)

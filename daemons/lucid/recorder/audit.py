@@ -154,6 +154,7 @@ class AuditRecorder:
         self._record_data: Display | None = None
         self._record_context: int | None = None
         self._threads: list[threading.Thread] = []
+        self._started = False
         self.keys_available = False
         self.error: Exception | None = None  # why a thread ended early (e.g. SpoolFullError)
 
@@ -192,10 +193,11 @@ class AuditRecorder:
 
         Raises:
             DisplayUnavailableError: the display cannot be opened.
-            RuntimeError: already started.
+            RuntimeError: already started (even if stopped since).
         """
-        if self._threads:
-            raise RuntimeError("AuditRecorder already started")
+        if self._started:
+            raise RuntimeError("an AuditRecorder starts once")
+        self._started = True
         self._poll_conn = self._connect()
         try:
             self._start_record()
