@@ -97,7 +97,10 @@ def _write_atomic(dest: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        os.fdatasync(fd)
+        # The store is written once and read rarely: hand the pages back now, as borg
+        # does, rather than grow the page cache with ciphertext.
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
     os.replace(tmp, dest)
