@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Awaitable
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lucid.cli.connect import connect_cli
+from lucid.cli.progress import byte_bar
 from lucid.merkle.client import MerkleClient
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.errors import BusError, StorageFullError
@@ -73,15 +71,7 @@ async def export(state: Path | None, session: str, output: Path) -> int:
 async def _with_progress(work: Awaitable[int], fd: int, expected: int) -> int:
     """Await ``work`` while a progress bar follows the size of the file behind ``fd``."""
     task = asyncio.ensure_future(work)
-    with tqdm(
-        total=expected,
-        unit="B",
-        unit_scale=True,
-        desc="export",
-        file=sys.stderr,
-        leave=False,
-        disable=None,
-    ) as bar:
+    with byte_bar(expected, "export") as bar:
         while not task.done():
             await asyncio.wait({task}, timeout=0.2)
             bar.update(max(0, min(expected, os.fstat(fd).st_size) - bar.n))

@@ -6,9 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lucid.cli.playback import remux_to_mp4
+from lucid.cli.progress import byte_bar
 from lucid.evidence.bundle import open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.keyfile import RecipientKey
@@ -27,15 +26,7 @@ def _size(path: Path) -> int:
 
 def verify(path: Path, quiet: bool = False) -> int:
     total = _size(path)
-    with tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        desc="verify",
-        disable=quiet or None,
-        file=sys.stderr,
-        leave=False,
-    ) as bar:
+    with byte_bar(total, "verify", quiet) as bar:
         try:
             report = verify_bundle(path, progress=lambda done: bar.update(done - bar.n))
         except VerificationError as err:
@@ -61,15 +52,7 @@ def play(path: Path, key_path: Path, output: Path) -> int:
             raise FormatError(f"{path}: session {manifest.session} has no video stream")
         total = sum(c.plain_size for c in manifest.chunks if c.stream in videos)
         parts: list[bytes] = []
-        with tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            desc="decrypt",
-            file=sys.stderr,
-            leave=False,
-            disable=None,
-        ) as bar:
+        with byte_bar(total, "decrypt") as bar:
             for name in videos:
                 pieces = []
                 for piece in decrypt_stream(bundle, key, name):

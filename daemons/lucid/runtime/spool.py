@@ -46,25 +46,24 @@ def chunk_name(index: int) -> str:
     return f"chunk-{index:08d}.zc"
 
 
-def list_segments(stream_dir: Path) -> dict[int, Path]:
-    """Finished segments of a stream by sequence number."""
+def _numbered(stream_dir: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
     out: dict[int, Path] = {}
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(stream_dir):
-            m = SEGMENT_RE.match(entry.name)
+            m = pattern.match(entry.name)
             if m:
                 out[int(m.group(1))] = Path(entry.path)
     return out
+
+
+def list_segments(stream_dir: Path) -> dict[int, Path]:
+    """Finished segments of a stream by sequence number."""
+    return _numbered(stream_dir, SEGMENT_RE)
 
 
 def list_chunks(stream_dir: Path) -> dict[int, Path]:
-    out: dict[int, Path] = {}
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(stream_dir):
-            m = CHUNK_RE.match(entry.name)
-            if m:
-                out[int(m.group(1))] = Path(entry.path)
-    return out
+    """Chunks waiting for the encryptor, by index."""
+    return _numbered(stream_dir, CHUNK_RE)
 
 
 def sessions(spool: Path) -> list[Path]:
