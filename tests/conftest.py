@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -35,7 +37,8 @@ class LucidEnv:
     def __init__(self, root: Path, bus_address: str) -> None:
         self.root = root
         self.state = root / "state"
-        self.spool = root / "spool"
+        # RAM-backed like /run/lucid/spool on the device (removed by the fixture).
+        self.spool = Path(tempfile.mkdtemp(prefix="lucid-test-", dir="/dev/shm")) / "spool"
         self.config = root / "lucid.toml"
         self.bus_address = bus_address
         self.overrides: dict[str, str] = {}
@@ -61,6 +64,7 @@ async def lucid(tmp_path: Path, bus_address: str) -> AsyncIterator[LucidEnv]:
     yield env
     for ds in env.sets:
         await ds.close()
+    shutil.rmtree(env.spool.parent, ignore_errors=True)
 
 
 async def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:

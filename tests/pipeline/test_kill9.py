@@ -25,7 +25,6 @@ PIPELINE = ("walletd", "recorder", "chunker", "encryptor", "merkle")
 
 def _small_chunks(lucid: LucidEnv) -> None:
     lucid.set("chunker", "chunk_bytes", str(64 * 1024))
-    lucid.set("chunker", "min_chunk_bytes", str(32 * 1024))
     lucid.set("chunker", "flush_seconds", "1.0")
     lucid.set("recorder", "segment_seconds", "0.5")
 

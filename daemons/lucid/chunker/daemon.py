@@ -10,7 +10,7 @@ from lucid.chunker.cutter import MIGRATIONS, CutPolicy, Cutter
 from lucid.chunker.service import ChunkerService
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import ContractService
-from lucid.runtime.daemon import Runtime
+from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import LucidError
 
@@ -20,6 +20,7 @@ async def build(rt: Runtime) -> ContractService:
     state = cfg.paths.daemon_state("chunker")
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ram(rt)
     db = await open_db(state / "chunker.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
     service = ChunkerService(rt.bus)

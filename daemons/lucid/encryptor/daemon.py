@@ -9,7 +9,7 @@ from lucid.chunker.client import ChunkerClient
 from lucid.encryptor.sealer import MIGRATIONS, Sealer
 from lucid.encryptor.service import EncryptorService
 from lucid.runtime.bus import ContractService
-from lucid.runtime.daemon import Runtime
+from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import BusError, LucidError
 from lucid.runtime.store import ChunkStore
@@ -22,6 +22,7 @@ async def build(rt: Runtime) -> ContractService:
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg.paths.store_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ram(rt)
     db = await open_db(state / "encryptor.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
     service = EncryptorService(rt.bus)

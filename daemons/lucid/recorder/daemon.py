@@ -6,7 +6,7 @@ from lucid.recorder.encoder import EncoderSettings
 from lucid.recorder.service import RecorderService
 from lucid.recorder.sessions import MIGRATIONS, SessionManager
 from lucid.runtime.bus import ContractService
-from lucid.runtime.daemon import Runtime
+from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 
 MARKER_RETRY_S = 2.0  # retry end markers that a full spool kept out
@@ -17,6 +17,7 @@ async def build(rt: Runtime) -> ContractService:
     state = cfg.paths.daemon_state("recorder")
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ram(rt)
     db = await open_db(state / "recorder.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
     settings = EncoderSettings(

@@ -61,8 +61,9 @@ class RecorderConfig:
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    chunk_bytes: int = 16 * 1024 * 1024  # target chunk size
-    min_chunk_bytes: int = 8 * 1024 * 1024  # documented lower bound of a full chunk
+    chunk_bytes: int = (
+        16 * 1024 * 1024
+    )  # full chunk size (8–16 MiB on the device); a flushed tail is smaller
     flush_seconds: float = 10.0  # bound on the unsealed tail of a live recording
     video_level: int = 1  # zstd level for H.264 (it gains little: FACTS)
     audit_level: int = 3  # zstd level for JSON audit lines

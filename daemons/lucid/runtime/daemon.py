@@ -135,6 +135,20 @@ async def _bus_watch(rt: Runtime) -> None:
         rt.stopping.set()
 
 
+def warn_if_not_ram(rt: Runtime) -> None:
+    """Log loudly when the plaintext spool is not RAM-backed (plaintext would hit a disk)."""
+    from lucid.runtime.spool import RAM_FILESYSTEMS, filesystem_type
+
+    fstype = filesystem_type(rt.config.paths.spool_dir)
+    if fstype not in RAM_FILESYSTEMS:
+        rt.log.warning(
+            "spool %s is on %s, not tmpfs: plaintext reaches persistent storage; "
+            "set paths.spool_dir to a tmpfs (e.g. /run/lucid/spool)",
+            rt.config.paths.spool_dir,
+            fstype,
+        )
+
+
 def main(name: str, build: Build) -> None:
     """Entry point for ``python -m lucid.<name>``."""
     try:

@@ -82,6 +82,25 @@ def streams(session_dir: Path) -> list[Path]:
     return []
 
 
+RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the file system holding ``path`` (from /proc/self/mounts)."""
+    target = os.path.realpath(path)
+    best, fstype = "", "unknown"
+    with contextlib.suppress(OSError), open("/proc/self/mounts", encoding="utf-8") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            mount_point = fields[1].replace("\\040", " ")
+            inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best):
+                best, fstype = mount_point, fields[2]
+    return fstype
+
+
 def atomic_write(path: Path, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file and rename.
 
