@@ -3,6 +3,7 @@ only ciphertext, manifests and databases, and the RAM spool is empty."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -29,7 +30,8 @@ async def test_no_plaintext_in_state(lucid: LucidEnv, bus: MessageBus) -> None:
     try:
         recorder = RecorderClient(bus)
         await recorder.start_session("secret", desktop.display, "")
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             ["xdotool", "type", "--delay", "20", "hunter2"],
             check=False,
             env={"DISPLAY": desktop.display},
