@@ -12,7 +12,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(BIN)/lucid up --state $(STATE)
+	$(BIN)/lucid up --state $(STATE) --desktop
 
 lint: setup
 	$(BIN)/ruff check daemons tests bench

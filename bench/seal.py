@@ -20,7 +20,6 @@ recorder's settings: superfast, zerolatency, crf 23, 2 s GOP, 1 s fMP4 fragments
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
 import multiprocessing
 import os
 import secrets
@@ -38,6 +37,8 @@ from pathlib import Path
 from lucid.chunker.compress import CompressionLevels, compress_chunk
 from lucid.evidence.crypto import seal_chunk
 from lucid.evidence.tree import leaf_hash
+from lucid.runtime.memory import keep_chunk_buffers
+from lucid.runtime.store import ChunkStore
 
 CHUNK_SIZE = 16 * 1024 * 1024  # bytes, as the chunker cuts video streams
 WORKERS = 2  # the machine's cores; each worker reads its own chunks
@@ -67,30 +68,6 @@ class SealedChunk:
 
 _buffer = bytearray()  # per process: reused across chunks, grown on demand
 
-_M_TRIM_THRESHOLD = -1  # glibc mallopt() parameters (malloc.h)
-_M_MMAP_THRESHOLD = -3
-
-
-def keep_chunk_buffers() -> bool:
-    """Make glibc keep freed 16 MiB buffers for reuse instead of unmapping them.
-
-    Every chunk allocates a few chunk-sized buffers (PyNaCl's output, the nonce-prefixed
-    copy, stored plaintext). By default glibc serves those with fresh mmap()s, and the
-    page faults on fresh pages cost as much as the encryption itself (measured: seal +
-    hash of 16 MiB 550 -> 1070 MB/s). A daemon that seals chunks should do this once at
-    start (it holds a few chunk buffers of RSS per process in exchange).
-
-    Returns:
-        Whether glibc took the settings (False on other C libraries).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(
-            libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20)
-        )
-    except (OSError, AttributeError):
-        return False
-
 
 def _read_range(path: Path, offset: int, length: int) -> memoryview:
     global _buffer
@@ -106,35 +83,6 @@ def _read_range(path: Path, offset: int, length: int) -> memoryview:
                 break
             filled += n
     return view[:filled]
-
-
-def _store_path(store_dir: Path, leaf: bytes) -> Path:
-    name = leaf.hex()
-    return store_dir / name[:2] / name
-
-
-def _write_atomic(dest: Path, data: bytes) -> None:
-    if dest.exists():  # content addressed: same name, same bytes
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fdatasync(fd)
-        # The store is written once and read rarely: hand the pages back now, as borg
-        # does, rather than grow the page cache with ciphertext.
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dest)
-    dir_fd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def seal_file_range(
@@ -172,7 +120,7 @@ def seal_file_range(
     packed = compress_chunk(plain, "video", levels)
     sealed = seal_chunk(key, session, stream, index, packed.data)
     leaf = leaf_hash(sealed)
-    _write_atomic(_store_path(store_dir, leaf), sealed)
+    ChunkStore(store_dir).put(leaf.hex(), sealed)
     return SealedChunk(index, leaf, len(sealed), packed.plain_size, packed.compression)
 
 
@@ -399,12 +347,13 @@ def bench_seal(workdir: Path) -> list[Figure]:
     """Measure the seal figures (see the module docstring)."""
     path = ensure_input(workdir)
     size = path.stat().st_size
-    _warm(path)
     tools = {"seal": _ours, "restic": _restic, "borg": _borg}
     best = dict.fromkeys(tools, float("inf"))
     stored = dict.fromkeys(tools, 0)
     for _ in range(ROUNDS):
         for name, run in tools.items():
+            # Every tool reads from the page cache; borg drops what it read from it.
+            _warm(path)
             with tempfile.TemporaryDirectory(dir=workdir, prefix=f"run-{name}-") as scratch:
                 seconds, repo = run(path, Path(scratch))
                 best[name] = min(best[name], seconds)

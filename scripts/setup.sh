@@ -59,6 +59,6 @@ if [[ -f "$stamp" && ! pyproject.toml -nt "$stamp" ]]; then
     say "pip: up to date (pyproject.toml older than $stamp)"
 else
     say "pip: installing -e '.[dev]'"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    "$venv/bin/python" -m pip install -qq --disable-pip-version-check -e '.[dev]'
     touch "$stamp"
 fi

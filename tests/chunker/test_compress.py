@@ -74,10 +74,27 @@ def test_sample_below_min_gain_stores_even_if_whole_chunk_would_shrink() -> None
     data = _h264_like(2 * MiB, compressible_every=4096)
     gain = sample_gain(data, 1, 256 * 1024)
     assert 0.1 < gain < 0.3
-    stored = compress_chunk(data, "video", CompressionLevels(min_gain=gain + 0.01))
-    packed = compress_chunk(data, "video", CompressionLevels(min_gain=gain - 0.01))
+    sample = 256 * 1024
+    stored = compress_chunk(
+        data, "video", CompressionLevels(sample_bytes=sample, min_gain=gain + 0.01)
+    )
+    packed = compress_chunk(
+        data, "video", CompressionLevels(sample_bytes=sample, min_gain=gain - 0.01)
+    )
     assert stored.compression == "none"
     assert packed.compression == "zstd"
+
+
+def test_repeats_far_apart_are_seen_by_the_default_sample() -> None:
+    # Desktop H.264: an unchanged screen re-encodes into near-identical keyframes a few
+    # hundred KiB apart; between them, incompressible CABAC output.
+    rng = random.Random(3)
+    keyframe = rng.randbytes(64 * 1024)
+    data = b"".join(keyframe + rng.randbytes(256 * 1024) for _ in range(52))[: 16 * MiB]
+    assert sample_gain(data, 1, 2 * MiB) > 0.1
+    result = compress_chunk(data, "video")
+    assert result.compression == "zstd"
+    assert len(result.data) < 0.9 * len(data)
 
 
 def test_sampling_off_compresses_whenever_it_shrinks() -> None:

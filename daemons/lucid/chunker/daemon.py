@@ -13,6 +13,7 @@ from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import LucidError
+from lucid.runtime.memory import keep_chunk_buffers
 
 
 async def build(rt: Runtime) -> ContractService:
@@ -21,6 +22,7 @@ async def build(rt: Runtime) -> ContractService:
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
     warn_if_not_ram(rt)
+    keep_chunk_buffers()
     db = await open_db(state / "chunker.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
     service = ChunkerService(rt.bus)

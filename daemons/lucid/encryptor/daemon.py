@@ -12,6 +12,7 @@ from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import BusError, LucidError
+from lucid.runtime.memory import keep_chunk_buffers
 from lucid.runtime.store import ChunkStore
 from lucid.walletd.client import WalletdClient
 
@@ -23,6 +24,7 @@ async def build(rt: Runtime) -> ContractService:
     cfg.paths.store_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
     warn_if_not_ram(rt)
+    keep_chunk_buffers()
     db = await open_db(state / "encryptor.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
     service = EncryptorService(rt.bus)

@@ -44,11 +44,17 @@ class ChunkStore:
         tmp = final.with_name(f".{hash_hex}.{os.getpid()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
                 if self._fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    os.fdatasync(fd)
+                # Written once, read rarely: give the pages back rather than grow the
+                # page cache with ciphertext (as borg does).
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
             os.replace(tmp, final)
             if self._fsync:
                 dfd = os.open(final.parent, os.O_RDONLY)
