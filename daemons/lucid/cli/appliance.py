@@ -32,7 +32,7 @@ from lucid.runtime.config import Config, PathsConfig, dump_config, load_config
 from lucid.runtime.contracts import PIPELINE
 from lucid.runtime.errors import LucidError, UnavailableError
 from lucid.runtime.ids import new_session_id
-from lucid.runtime.supervisor import DaemonSet, start_private_bus
+from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
 
 
 def _spool_for(state: Path) -> Path:
@@ -87,8 +87,7 @@ async def running_appliance(state: Path) -> AsyncIterator[Running]:
         if bus is not None:
             bus.disconnect()
         await daemons.close()
-        bus_proc.terminate()
-        await bus_proc.wait()
+        await stop_process(bus_proc)
 
 
 async def wait_sealed(bus: MessageBus, session: str, timeout_s: float = 120.0) -> dict[str, str]:
@@ -126,7 +125,10 @@ async def _serve(state: Path, desktop_wanted: bool) -> int:
                 session = new_session_id("desktop")
                 await RecorderClient(app.bus).start_session(session, desktop.display, "")
                 print(f"lucid: recording live desktop {desktop.display} as session {session}")
-                print(f"lucid: watch it: DISPLAY={desktop.display} xdotool … ; stop with Ctrl-C")
+                print(
+                    f"lucid: type into it (DISPLAY={desktop.display} xdotool type hello): key "
+                    "counts land in the audit stream; Ctrl-C stops and seals the session"
+                )
             (app.state / "run" / "ready").write_text("ready\n")
             await stop.wait()
             if session:

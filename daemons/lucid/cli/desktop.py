@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lucid.runtime.errors import LucidError
+from lucid.runtime.supervisor import detach_child
 
 X11_DIR = Path("/tmp/.X11-unix")
 MOVERS = (["ico", "-faces", "-sleep", "0.03"], ["xclock", "-update", "1"], ["xeyes"])
@@ -38,6 +39,7 @@ class Desktop:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            preexec_fn=detach_child,
         )
         self.clients.append(proc)
         return proc
@@ -84,6 +86,7 @@ def start_desktop(width: int = 1280, height: int = 720, moving: bool = True) -> 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            preexec_fn=detach_child,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:

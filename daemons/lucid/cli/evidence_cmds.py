@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -44,6 +45,8 @@ def verify(path: Path, quiet: bool = False) -> int:
 
 def play(path: Path, key_path: Path, output: Path) -> int:
     _size(path)
+    if not output.parent.is_dir():  # fail before the long decrypt, not after
+        raise FileNotFoundError(errno.ENOENT, "no such output directory", str(output.parent))
     key = RecipientKey.load(key_path)
     with open_bundle(path) as bundle:
         manifest = bundle.manifest

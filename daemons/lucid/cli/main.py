@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (EvidenceError, LucidError) as err:
         print(f"lucid: {err}", file=sys.stderr)
         status = 1
+    except OSError as err:  # e.g. an unwritable output path: say which, no traceback
+        where = f" {err.filename}" if err.filename else ""
+        print(f"lucid: {err.strerror or err}{where}", file=sys.stderr)
+        status = 2
     sys.exit(status)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -43,6 +44,30 @@ class SupervisorError(LucidError):
     """A daemon or the private bus did not start."""
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def detach_child() -> None:
+    """``preexec_fn`` for children: own session (a terminal's Ctrl-C reaches only the
+    supervisor, which then stops them in order) and SIGTERM when the supervisor dies."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def stop_process(proc: asyncio.subprocess.Process, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; quiet if it already exited."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
 async def start_private_bus(directory: Path) -> tuple[asyncio.subprocess.Process, str]:
     """Start ``dbus-daemon`` listening on ``directory/bus``; return (process, address)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -62,6 +87,7 @@ async def start_private_bus(directory: Path) -> tuple[asyncio.subprocess.Process
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
             stderr=log_file,
+            preexec_fn=detach_child,
         )
     except FileNotFoundError as err:
         raise SupervisorError("dbus-daemon is not installed (apt-get install dbus)") from err
@@ -145,6 +171,7 @@ class DaemonSet:
                 stdout=logf,
                 stderr=logf,
                 env=env,
+                preexec_fn=detach_child,
             )
         self._watchers[name] = asyncio.get_running_loop().create_task(self._watch(child))
         try:
