@@ -93,6 +93,7 @@ RECORDER = _contract("recorder", "Recorder")
 CHUNKER = _contract("chunker", "Chunker")
 ENCRYPTOR = _contract("encryptor", "Encryptor")
 MERKLE = _contract("merkle", "Merkle")
+GATEKEEPER = _contract("gatekeeper", "Gatekeeper")
 
 #: The daemons of the recording pipeline, in start order.
 PIPELINE: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)

@@ -10,6 +10,7 @@ The tree::
         ├── NotFoundError         io.lucid.Error.NotFound: unknown session / item
         ├── InvalidArgumentError  io.lucid.Error.InvalidArgument
         ├── UnavailableError      io.lucid.Error.Unavailable (daemon down, name not owned)
+        ├── NotApprovedError      io.lucid.Error.NotApproved: no approved grant (default deny)
         └── ...                   one subclass per name in ``ERRORS``
 
 Daemon domain code raises ``BusError`` subclasses (or its own errors, translated at
@@ -89,6 +90,12 @@ class ConflictError(BusError):
     name = ERROR_PREFIX + "Conflict"
 
 
+class NotApprovedError(BusError):
+    """No approved grant covers this session (default deny)."""
+
+    name = ERROR_PREFIX + "NotApproved"
+
+
 class InternalError(BusError):
     """An unexpected failure inside a daemon (details are in its log, not on the bus)."""
 
@@ -106,6 +113,7 @@ ERRORS: dict[str, type[BusError]] = {
         DisplayUnavailableError,
         StorageFullError,
         ConflictError,
+        NotApprovedError,
         InternalError,
     )
 }
