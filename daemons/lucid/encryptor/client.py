@@ -14,3 +14,6 @@ class EncryptorClient(ContractClient):
 
     async def list_sessions(self) -> list[tuple[str, str]]:
         return [(s, st) for s, st in await self.call("ListSessions")]
+
+    async def get_session_info(self, session: str) -> dict[str, str]:
+        return dict(await self.call("GetSessionInfo", session))

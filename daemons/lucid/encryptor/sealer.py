@@ -12,6 +12,7 @@ spool directory is removed. This module does not talk to the bus: keys come thro
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ MIGRATIONS = [
         updated_at REAL NOT NULL
     );
     """,
+    # The producer's session.json, kept when the spool directory goes.
+    "ALTER TABLE sessions ADD COLUMN info TEXT NOT NULL DEFAULT '{}';",
 ]
 
 KeySource = Callable[[str], Awaitable[bytes]]
@@ -91,7 +94,7 @@ class Sealer:
                 for index, path in sorted(spool.list_chunks(stream_dir).items()):
                     await self._seal(session, stream_dir.name, index, path)
             if await self._is_complete(session_dir, stream_dirs):
-                await self._set_state(session, "complete")
+                await self._set_state(session, "complete", spool.read_session_info(session_dir))
                 await asyncio.to_thread(shutil.rmtree, session_dir)
                 self._keys.pop(session, None)
                 self._on_complete(session)
@@ -159,12 +162,21 @@ class Sealer:
                 return False
         return True
 
-    async def _set_state(self, session: str, state: str) -> None:
+    async def _set_state(
+        self, session: str, state: str, info: dict[str, str] | None = None
+    ) -> None:
         await self._db.execute(
-            "INSERT INTO sessions(session, state, updated_at) VALUES (?,?,?) "
-            "ON CONFLICT(session) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-            (session, state, time.time()),
+            "INSERT INTO sessions(session, state, updated_at, info) VALUES (?,?,?,?) "
+            "ON CONFLICT(session) DO UPDATE SET state=excluded.state, "
+            "updated_at=excluded.updated_at, info=excluded.info",
+            (session, state, time.time(), json.dumps(info or {}, sort_keys=True)),
         )
+
+    async def info(self, session: str) -> dict[str, str] | None:
+        """The producer's session facts recorded at completion (None: unknown session)."""
+        async with self._db.execute("SELECT info FROM sessions WHERE session=?", (session,)) as c:
+            row = await c.fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     async def chunks(self, session: str) -> list[SealedChunk]:
         async with self._db.execute(

@@ -7,6 +7,7 @@ from dbus_fast.aio import MessageBus
 from lucid.encryptor.sealer import Sealer
 from lucid.runtime.bus import Caller, ContractService
 from lucid.runtime.contracts import ENCRYPTOR
+from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
 
@@ -31,6 +32,14 @@ class EncryptorService(ContractService):
 
     async def list_sessions(self, caller: Caller) -> list[list[str]]:
         return [[s, state] for s, state in await self._sealer().sessions()]
+
+    async def get_session_info(self, caller: Caller, session: str) -> dict[str, str]:
+        check_session(session)
+        sealer = self._sealer()
+        info = await sealer.info(session)
+        if info is None or dict(await sealer.sessions()).get(session) != "complete":
+            raise NotFoundError(f"session {session} is not complete")
+        return info
 
     def chunk_sealed(self, session: str, stream: str, index: int, digest: str) -> None:
         self.emit("ChunkSealed", session, stream, index, digest)

@@ -8,7 +8,6 @@ from typing import Any
 from lucid.encryptor.client import EncryptorClient
 from lucid.merkle.sealer import MIGRATIONS, ManifestSealer, SealError, Sources
 from lucid.merkle.service import MerkleService
-from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
@@ -27,9 +26,8 @@ async def build(rt: Runtime) -> ContractService:
     limits = (cfg.bus.max_calls_in_flight, cfg.bus.call_timeout_s)
     walletd = WalletdClient(rt.bus, *limits)
     encryptor = EncryptorClient(rt.bus, *limits)
-    recorder = RecorderClient(rt.bus, *limits)
     sources = Sources(
-        session_info=recorder.get_session,
+        session_info=encryptor.get_session_info,
         chunks=encryptor.list_chunks,
         recipients=walletd.get_recipients,
         identity=walletd.get_identity,

@@ -109,6 +109,9 @@ class ManifestSealer:
         if existing and existing["state"] == "sealed":
             return str(existing["root"])
         info = await self._src.session_info(session)
+        missing = [k for k in ("started_at", "ended_at") if not info.get(k)]
+        if missing:
+            raise SealError(f"session {session}: its producer recorded no {', '.join(missing)}")
         rows = await self._src.chunks(session)
         if not rows:
             raise SealError(f"session {session} has no sealed chunks; nothing to seal")

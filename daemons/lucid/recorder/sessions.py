@@ -283,7 +283,7 @@ class SessionManager:
             ),
         )
         try:
-            self._write_end_markers(session)
+            await self._write_end_markers(session)
         except StorageFullError as err:  # retried by ensure_end_markers()
             log.warning("session %s: end markers wait for spool space: %s", session, err)
         if failed is not None:
@@ -297,12 +297,17 @@ class SessionManager:
             with contextlib.suppress(rec_errors.RecorderError):
                 live.audit_writer.close()
 
-    def _write_end_markers(self, session: str) -> None:
+    async def _write_end_markers(self, session: str) -> None:
         session_dir = self._spool / session
         if not session_dir.exists() or (session_dir / spool.SESSION_END).exists():
             return
         self._end_streams(session)
-        spool.atomic_write(session_dir / spool.SESSION_END, b"ended\n")
+        info = await self.get(session)
+        spool.write_session_info(
+            session_dir,
+            {key: info[key] for key in spool.SESSION_INFO_KEYS if key in info}
+            | {"producer": "recorder"},
+        )
 
     async def ensure_end_markers(self) -> None:
         """Write end markers that a full spool kept from being written (idempotent)."""
@@ -312,7 +317,7 @@ class SessionManager:
             sessions = [r[0] async for r in cur]
         for session in sessions:
             with contextlib.suppress(StorageFullError):
-                self._write_end_markers(session)
+                await self._write_end_markers(session)
 
     def _end_streams(self, session: str) -> None:
         for stream_dir in spool.streams(self._spool / session):

@@ -2,7 +2,8 @@
 
 Layout (see docs/architecture.md)::
 
-    <spool>/<session>/session.end                 recorder: recording over, every stream ended
+    <spool>/<session>/session.json                producer: session facts (times, encoder, complete)
+    <spool>/<session>/session.end                 producer: recording over, every stream ended
     <spool>/<session>/<stream>/seg-NNNNNNNN.part  recorder: segment being written
     <spool>/<session>/<stream>/seg-NNNNNNNN.seg   recorder: finished segment (atomic rename)
     <spool>/<session>/<stream>/END                recorder: last segment number of the stream
@@ -25,6 +26,16 @@ from pathlib import Path
 from lucid.runtime.errors import StorageFullError
 
 SESSION_END = "session.end"
+SESSION_INFO = "session.json"
+#: What a producer tells merkle about a finished session (all values are strings).
+SESSION_INFO_KEYS = (
+    "producer",
+    "started_at",
+    "ended_at",
+    "encoder",
+    "encoder_settings",
+    "complete",
+)
 STREAM_END = "END"
 CHUNKS_END = "chunks.end"
 SEGMENT_RE = re.compile(r"^seg-(\d{8})\.seg$")
@@ -149,3 +160,31 @@ def unpack_chunk(data: bytes) -> tuple[ChunkHeader, bytes]:
     if magic != _MAGIC or code not in _COMPRESSIONS:
         raise ValueError("not a spool chunk")
     return ChunkHeader(_COMPRESSIONS[code], plain), data[_HEADER.size :]
+
+
+def write_session_info(session_dir: Path, info: dict[str, str]) -> None:
+    """End a producer's session: write ``session.json`` then ``session.end`` (in this order).
+
+    Raises:
+        StorageFullError: no space (retry later; nothing half-written is left).
+    """
+    import json
+
+    unknown = set(info) - set(SESSION_INFO_KEYS)
+    if unknown:
+        raise ValueError(f"unknown session info keys: {sorted(unknown)}")
+    atomic_write(session_dir / SESSION_INFO, json.dumps(info, sort_keys=True).encode())
+    atomic_write(session_dir / SESSION_END, b"ended\n")
+
+
+def read_session_info(session_dir: Path) -> dict[str, str]:
+    """The producer's ``session.json`` ({} if absent or unreadable: merkle then says so)."""
+    import json
+
+    try:
+        data = json.loads((session_dir / SESSION_INFO).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if k in SESSION_INFO_KEYS}
