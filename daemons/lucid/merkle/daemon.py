@@ -81,6 +81,11 @@ async def _loop(
                     rt.log.warning("sealing %s delayed: %s", session, err)
                     reported.add(session)
                 continue
+            except Exception as err:  # a bug: fail this session loudly, keep sealing others
+                rt.log.exception("sealing %s failed unexpectedly", session)
+                await sealer.mark_failed(session, f"internal error: {type(err).__name__}")
+                service.seal_failed(session, "io.lucid.Error.Internal", str(err))
+                continue
             reported.discard(session)
             rt.log.info("sealed %s root %s", session, root)
             service.session_sealed(session, root)

@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from lucid.evidence.build import build_manifest
+from lucid.evidence.errors import EvidenceError
 from lucid.evidence.manifest import (
     ChunkEntry,
     DeviceKeys,
@@ -61,10 +62,9 @@ class Sources:
 
 
 def _stream_order(name: str) -> tuple[int, int, str]:
-    if name.startswith("video."):
-        suffix = name[6:]
-        return (0, int(suffix) if suffix.isdigit() else 0, name)
-    return (1, 0, name)
+    """Video parts first, then audit parts, each by part number."""
+    kind, _, part = name.partition(".")
+    return (0 if kind == "video" else 1, int(part) if part.isdigit() else 0, name)
 
 
 def _stream_info(name: str, count: int) -> StreamInfo:
@@ -105,6 +105,13 @@ class ManifestSealer:
             SealError: nothing to seal (no chunks) or the inputs are inconsistent.
             BusError: a source daemon failed or is down (retry later).
         """
+        try:
+            return await self._seal(session)
+        except EvidenceError as err:  # inconsistent inputs: fail this session, not the daemon
+            raise SealError(f"session {session} cannot be sealed: {err}") from err
+
+    async def _seal(self, session: str) -> str:
+        """The body of `seal`."""
         existing = await self.state(session)
         if existing and existing["state"] == "sealed":
             return str(existing["root"])
