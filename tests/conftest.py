@@ -41,7 +41,8 @@ class LucidEnv:
         self.spool = Path(tempfile.mkdtemp(prefix="lucid-test-", dir="/dev/shm")) / "spool"
         self.config = root / "lucid.toml"
         self.bus_address = bus_address
-        self.overrides: dict[str, str] = {}
+        # Pipeline tests record without gatekeeper; gate tests set this back to true.
+        self.overrides: dict[str, str] = {"LUCID__RECORDER__REQUIRE_GRANT": "false"}
         self.sets: list[DaemonSet] = []
 
     def set(self, section: str, key: str, value: str) -> None:

@@ -46,6 +46,7 @@ def test_demo_verifies(demo: tuple[Path, Path]) -> None:
     assert bundle.suffix == ".lucid" and key.name == "auditor.key"
     proc = run("verify", str(bundle), "-q")
     assert proc.stdout.startswith("OK ")
+    assert "1 approval(s) verified" in proc.stdout  # the demo admin's passkey approval
 
 
 def test_tampered_chunk_names_the_chunk(demo: tuple[Path, Path], tmp_path: Path) -> None:

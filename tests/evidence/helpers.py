@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import nacl.signing
 import zstandard
@@ -35,6 +36,7 @@ from lucid.evidence import (
     write_bundle,
 )
 from lucid.evidence.manifest import Compression, StreamKind
+from tests.evidence.approval_helpers import session_policy
 
 SESSION = "s-2026-11-22.0215"
 STARTED = datetime(2026, 11, 22, 2, 15, 30, 123000, tzinfo=UTC)
@@ -72,10 +74,12 @@ def make_sample(
     *,
     complete: bool = True,
     name: str = SESSION,
+    policy: dict[str, Any] | Literal["approved"] | None = "approved",
 ) -> Sample:
     """Record, seal, sign and bundle a session with chunks of the given plaintext sizes.
 
-    The audit stream is stored uncompressed; all others with zstd.
+    The audit stream is stored uncompressed; all others with zstd. By default the
+    manifest carries a valid session policy (one passkey approval by "alice").
     """
     if layout is None:
         layout = {"video.0": [5000, 3000, 4000], "video.1": [2500, 100], "audit": [300, 0]}
@@ -114,7 +118,7 @@ def make_sample(
             Recipient(x25519=other.public, sealed_key=wrap_key(data_key, other.public)),
             Recipient(x25519=recipient.public, sealed_key=wrap_key(data_key, recipient.public)),
         ],
-        policy={"approved_by": ["alice"], "max_minutes": 60},
+        policy=session_policy(name).to_dict() if policy == "approved" else policy,
         complete=complete,
     )
     signed = SignedManifest.sign(manifest, lambda msg: device.sign(msg).signature)

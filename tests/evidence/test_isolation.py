@@ -1,4 +1,5 @@
-"""lucid.evidence stands alone: stdlib, PyNaCl, blake3, rfc8785, zstandard, and itself."""
+"""lucid.evidence stands alone: stdlib, PyNaCl, blake3, rfc8785, zstandard, cbor2,
+cryptography, and itself."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import lucid.evidence
 
-ALLOWED = {"nacl", "blake3", "rfc8785", "zstandard"}
+ALLOWED = {"nacl", "blake3", "rfc8785", "zstandard", "cbor2", "cryptography"}
 PACKAGE = Path(lucid.evidence.__file__).parent
 
 

@@ -11,7 +11,12 @@ from dbus_fast.aio import MessageBus
 
 from lucid.cli.desktop import start_desktop
 from lucid.recorder.client import RecorderClient
-from lucid.runtime.errors import ConflictError, DisplayUnavailableError, NotFoundError
+from lucid.runtime.errors import (
+    ConflictError,
+    DisplayUnavailableError,
+    NotApprovedError,
+    NotFoundError,
+)
 from tests.conftest import LucidEnv, wait_for
 
 
@@ -65,3 +70,35 @@ async def test_full_spool_fails_the_session_loudly(
     log = ds.log_path("recorder").read_text()
     assert "StorageFull" in log or "full" in log.lower()
     assert "Traceback" not in log
+
+
+async def test_default_deny_without_a_grant(lucid: LucidEnv, bus: MessageBus) -> None:
+    lucid.set("recorder", "require_grant", "true")
+    await lucid.start("walletd", "gatekeeper", "recorder")
+    desktop = start_desktop(320, 240)
+    try:
+        recorder = RecorderClient(bus)
+        with pytest.raises(NotApprovedError, match="no request"):
+            await recorder.start_session("unasked", desktop.display, "")
+        from lucid.gatekeeper.client import GatekeeperClient
+
+        await GatekeeperClient(bus).request_session(
+            {
+                "id": "asked",
+                "user": "u",
+                "source": "",
+                "target": "u",
+                "requested_scope": {
+                    "ttl_s": 60,
+                    "max_duration_s": 60,
+                    "clipboard": False,
+                    "file_transfer": False,
+                    "drives": False,
+                },
+            }
+        )
+        with pytest.raises(NotApprovedError, match="pending"):
+            await recorder.start_session("asked", desktop.display, "")
+    finally:
+        desktop.stop()
+    assert not (lucid.spool / "unasked").exists() and not (lucid.spool / "asked").exists()

@@ -25,14 +25,18 @@ from pathlib import Path
 from dbus_fast.aio import MessageBus
 
 from lucid.cli.connect import address_file
+from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import Desktop, start_desktop
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import connect
 from lucid.runtime.config import Config, PathsConfig, dump_config, load_config
-from lucid.runtime.contracts import PIPELINE
+from lucid.runtime.contracts import CHUNKER, ENCRYPTOR, GATEKEEPER, MERKLE, RECORDER, WALLETD
 from lucid.runtime.errors import LucidError, UnavailableError
 from lucid.runtime.ids import new_session_id
 from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
+
+#: What `lucid up` runs, in start order (gatekeeper before the recorder that asks it).
+APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)
 
 
 def _spool_for(state: Path) -> Path:
@@ -61,6 +65,7 @@ def prepare_state(state: Path, overrides: dict[str, dict[str, object]] | None = 
 @dataclass
 class Running:
     state: Path
+    config: Config
     address: str
     bus: MessageBus
     daemons: DaemonSet
@@ -74,14 +79,14 @@ async def running_appliance(state: Path) -> AsyncIterator[Running]:
     run = state / "run"
     bus_proc, address = await start_private_bus(run)
     daemons = DaemonSet(
-        [c.daemon for c in PIPELINE], run, {"LUCID_BUS": address, "LUCID_CONFIG": str(cfg_path)}
+        [c.daemon for c in APPLIANCE], run, {"LUCID_BUS": address, "LUCID_CONFIG": str(cfg_path)}
     )
     bus: MessageBus | None = None
     try:
         await daemons.start_all()
         bus = await connect(address)
         address_file(state).write_text(address + "\n")
-        yield Running(state, address, bus, daemons)
+        yield Running(state, load_config(cfg_path, environ={}), address, bus, daemons)
     finally:
         address_file(state).unlink(missing_ok=True)
         if bus is not None:
@@ -123,6 +128,7 @@ async def _serve(state: Path, desktop_wanted: bool) -> int:
             if desktop_wanted:
                 desktop = start_desktop()
                 session = new_session_id("desktop")
+                await approve_as_demo_admin(app.bus, app.config.paths.state_dir, session, "desktop")
                 await RecorderClient(app.bus).start_session(session, desktop.display, "")
                 print(f"lucid: recording live desktop {desktop.display} as session {session}")
                 print(

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from lucid.cli.appliance import prepare_state, running_appliance, wait_sealed
 from lucid.cli.commands import export
+from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import start_desktop
 from lucid.evidence.keyfile import RecipientKey
 from lucid.recorder.client import RecorderClient
@@ -31,6 +32,7 @@ async def demo(seconds: float, out: Path, state: Path | None) -> int:
             desktop = start_desktop()
             try:
                 session = new_session_id("demo")
+                await approve_as_demo_admin(app.bus, app.config.paths.state_dir, session, "demo")
                 recorder = RecorderClient(app.bus)
                 await recorder.start_session(session, desktop.display, "")
                 await _progress(seconds)

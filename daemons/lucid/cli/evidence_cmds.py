@@ -34,10 +34,15 @@ def verify(path: Path, quiet: bool = False) -> int:
             bar.close()
             print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
             return 1
+    approvals = (
+        f"{report.approvals} approval(s) verified"
+        if report.approvals
+        else "no approval record (recorded without gatekeeper)"
+    )
     print(
         f"OK {path}: session {report.session}, {report.chunk_count} chunks, "
         f"{report.total_bytes} bytes, root {report.tree_root.hex()}, "
-        f"device {report.device_ed25519.hex()}"
+        f"device {report.device_ed25519.hex()}, {approvals}"
         + ("" if report.complete else " (recording ended abnormally)")
     )
     return 0

@@ -38,8 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, required=True, help="directory for the bundle and key")
     demo.add_argument("--state", type=Path, help="keep the daemons' state here (default: temp)")
 
-    sessions = sub.add_parser("sessions", help="list sessions and their state")
+    sessions = sub.add_parser(
+        "sessions", help="list sessions and their state; pending, approve, deny, revoke requests"
+    )
     with_state(sessions)
+    from lucid.cli.gate import add_admin, add_session_actions
+
+    add_session_actions(sessions)
+    add_admin(sub)
     export = sub.add_parser("export", help="export a sealed session as one .lucid file")
     export.add_argument("session")
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -99,8 +105,16 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(demo(args.seconds, args.out, args.state))
     from lucid.cli import commands
 
+    if args.command == "sessions" and args.action:
+        from lucid.cli import gate
+
+        return asyncio.run(gate.run_session_action(args))
     if args.command == "sessions":
         return asyncio.run(commands.sessions(args.state))
+    if args.command == "admin":
+        from lucid.cli import gate
+
+        return asyncio.run(gate.enroll(args))
     if args.command == "export":
         return asyncio.run(commands.export(args.state, args.session, args.output))
     raise RuntimeError(f"unhandled command {args.command}")

@@ -6,6 +6,9 @@ Order of checks (the first failure is raised):
 2. ``manifest.json`` parses (v1 schema, canonical JSON);
 3. the Ed25519 signature (item ``manifest.signature``), and, if the caller pins
    one, the device key (item ``manifest.device``);
+3c. if the manifest carries a ``policy`` (sessions started through gatekeeper), it
+   is a valid ``lucid.session-policy`` (else a format error) whose approvals verify
+   (items ``policy.…``, see `SessionPolicy.verify`);
 4. each chunk in leaf order: member present, size and leaf hash as listed
    (item ``chunk <stream>#<index>``);
 5. the Merkle root recomputed from the listed hashes (item ``tree.root``);
@@ -14,8 +17,10 @@ Order of checks (the first failure is raised):
 7. no ``chunks/`` member that the manifest does not list (item ``member chunks/<hash>``).
 
 This module does not decrypt (see `playback`), does not decide whether a device
-key is trusted (pass `device_key` to pin one), and does not verify the reserved
-members ``anchor.json`` / ``approvals/`` (they are reported, not checked).
+key is trusted (pass `device_key` to pin one), does not require a policy (a
+manifest with ``policy: null`` verifies, with ``report.approvals == 0``; whether to
+accept such sessions is the caller's call), and does not verify the reserved members
+``anchor.json`` / ``approvals/`` (they are reported, not checked).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lucid.evidence.approvals import SessionPolicy
 from lucid.evidence.bundle import CHUNK_PREFIX, Bundle, open_bundle
-from lucid.evidence.errors import VerificationError
+from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import leaf_hash, root, verify_inclusion
 
@@ -48,6 +54,8 @@ class VerifyReport:
         started_at: From the manifest.
         ended_at: From the manifest.
         unverified_members: Reserved members present but not checked by this version.
+        approvals: Number of verified approval records in the manifest's policy
+            (0 when the manifest carries no policy).
     """
 
     path: Path
@@ -60,6 +68,19 @@ class VerifyReport:
     started_at: str
     ended_at: str
     unverified_members: tuple[str, ...]
+    approvals: int = 0
+
+
+def _check_policy(manifest: Manifest) -> int:
+    """Parse and verify the manifest's policy member; return the number of approvals."""
+    if manifest.policy is None:
+        return 0
+    try:
+        policy = SessionPolicy.from_dict(manifest.policy, "manifest.policy")
+    except FormatError as err:
+        raise FormatError(f"manifest.json: {err}") from None
+    policy.verify(manifest.session)
+    return len(policy.approvals)
 
 
 def _check_chunks(
@@ -117,7 +138,8 @@ def verify_bundle(
             signature passes and the caller must judge ``report.device_ed25519``.
 
     Raises:
-        FormatError: Not a bundle, or a member is malformed.
+        FormatError: Not a bundle, or a member (including the manifest's policy)
+            is malformed.
         VerificationError: A check failed; ``.item`` names what.
         OSError: The file cannot be read.
 
@@ -134,6 +156,7 @@ def verify_bundle(
                 f"manifest.device: signed by device {manifest.device.ed25519.hex()[:16]}..., "
                 f"not the expected {device_key.hex()[:16]}...",
             )
+        approvals = _check_policy(manifest)
         _check_chunks(bundle, manifest, progress)
         if root([c.hash for c in manifest.chunks]) != manifest.tree_root:
             raise VerificationError(
@@ -155,4 +178,5 @@ def verify_bundle(
             started_at=manifest.started_at,
             ended_at=manifest.ended_at,
             unverified_members=bundle.reserved_members,
+            approvals=approvals,
         )

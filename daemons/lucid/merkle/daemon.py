@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from lucid.encryptor.client import EncryptorClient
+from lucid.gatekeeper.client import GatekeeperClient
 from lucid.merkle.sealer import MIGRATIONS, ManifestSealer, SealError, Sources
 from lucid.merkle.service import MerkleService
 from lucid.runtime.bus import ContractService
@@ -32,6 +33,7 @@ async def build(rt: Runtime) -> ContractService:
         recipients=walletd.get_recipients,
         identity=walletd.get_identity,
         sign=walletd.sign_manifest,
+        session_policy=GatekeeperClient(rt.bus, *limits).get_session_policy,
     )
     sealer = ManifestSealer(db, state / "sessions", sources)
     service = MerkleService(rt.bus, sealer, cfg.paths.store_dir)

@@ -59,6 +59,8 @@ class Sources:
     recipients: Callable[[str], Awaitable[list[tuple[str, str]]]]
     identity: Callable[[], Awaitable[dict[str, str]]]
     sign: Callable[[bytes], Awaitable[bytes]]
+    #: gatekeeper's manifest ``policy`` field (JSON) for sessions recorded under a grant.
+    session_policy: Callable[[str], Awaitable[str]] | None = None
 
 
 def _stream_order(name: str) -> tuple[int, int, str]:
@@ -157,6 +159,7 @@ class ManifestSealer:
             chunks=entries,
             recipients=recipients,
             complete=info.get("complete", "false") == "true",
+            policy=await self._policy(session, info),
         )
         signature = await self._src.sign(signing_message(manifest))
         signed = SignedManifest(
@@ -175,6 +178,20 @@ class ManifestSealer:
             (session, root, len(entries), manifest.total_size, int(manifest.complete), time.time()),
         )
         return root
+
+    async def _policy(self, session: str, info: dict[str, str]) -> dict[str, Any] | None:
+        """The approval evidence of a gated session; None for ungated producers."""
+        if info.get("grant", "none") == "none":
+            return None
+        if info["grant"] != "gatekeeper" or self._src.session_policy is None:
+            raise SealError(
+                f"session {session} was recorded under {info['grant']!r}, "
+                "which this merkle cannot fetch approvals from"
+            )
+        policy = json.loads(await self._src.session_policy(session))
+        if not isinstance(policy, dict):
+            raise SealError(f"gatekeeper returned no policy object for {session}")
+        return policy
 
     async def mark_failed(self, session: str, message: str) -> None:
         await self._db.execute(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from lucid.gatekeeper.client import GatekeeperClient
 from lucid.recorder.encoder import EncoderSettings
+from lucid.recorder.gate import Gate, GatekeeperGate, UngatedRecording
 from lucid.recorder.service import RecorderService
 from lucid.recorder.sessions import MIGRATIONS, SessionManager
 from lucid.runtime.bus import ContractService
@@ -28,7 +32,21 @@ async def build(rt: Runtime) -> ContractService:
         fragment_seconds=cfg.recorder.segment_seconds,
     )
     service = RecorderService(rt.bus)
-    manager = SessionManager(db, cfg.paths.spool_dir, settings, service.events())
+    gate: Gate
+    if cfg.recorder.require_grant:
+        gatekeeper = GatekeeperClient(rt.bus, cfg.bus.max_calls_in_flight, cfg.bus.call_timeout_s)
+        gate = GatekeeperGate(gatekeeper)
+    else:
+        rt.log.warning("recorder.require_grant = false: sessions are recorded without approval")
+        gate = UngatedRecording()
+    manager = SessionManager(db, cfg.paths.spool_dir, settings, service.events(), gate)
+    if cfg.recorder.require_grant:
+
+        def on_grant_ended(args: list[Any]) -> None:
+            session, reason = str(args[0]), str(args[1])
+            rt.spawn(manager.end_by_grant(session, reason), f"grant-ended:{session}")
+
+        await gatekeeper.on_signal("GrantEnded", on_grant_ended)
     service.manager = manager
     rt.stack.push_async_callback(manager.close)
     rt.spawn(manager.resume(), "resume")

@@ -26,6 +26,7 @@ import aiosqlite
 from lucid.recorder import errors as rec_errors
 from lucid.recorder.audit import AuditRecorder, rfc3339_ms
 from lucid.recorder.encoder import EncoderChoice, EncoderSettings
+from lucid.recorder.gate import Gate
 from lucid.recorder.pipeline import RecordingResult, record
 from lucid.recorder.segments import JsonLinesWriter, recover_parts
 from lucid.runtime import spool
@@ -101,7 +102,9 @@ class SessionManager:
         spool_dir: Path,
         settings: EncoderSettings,
         events: Events,
+        gate: Gate,
     ) -> None:
+        self._gate = gate
         self._db = db
         self._spool = spool_dir
         self._settings = settings
@@ -149,6 +152,7 @@ class SessionManager:
         """Start recording; returns once capture has opened the display.
 
         Raises:
+            NotApprovedError: no approved grant for the session (default deny).
             ConflictError: the session id was used before.
             DisplayUnavailableError: the display cannot be opened (nothing is recorded).
             StorageFullError: the spool is full.
@@ -157,6 +161,7 @@ class SessionManager:
         async with self._db.execute("SELECT state FROM sessions WHERE session=?", (session,)) as c:
             if await c.fetchone() is not None:
                 raise ConflictError(f"session {session} already exists")
+        await self._gate.admit(session)
         await self._db.execute(
             "INSERT INTO sessions(session, display, xauthority, state, started_at) "
             "VALUES (?,?,?, 'recording', ?)",
@@ -246,6 +251,13 @@ class SessionManager:
         task = self._loop.create_task(self._finish(session, live, failed=(name, message)))
         task.add_done_callback(_log_failure)
 
+    async def end_by_grant(self, session: str, reason: str) -> None:
+        """The grant ended (revoked, expired): stop recording now; the recording seals."""
+        live = self._live.get(session)
+        if live is not None:
+            log.warning("session %s: grant %s; stopping the recording", session, reason)
+            await self._finish(session, live, failed=None)
+
     async def stop(self, session: str) -> None:
         """Stop recording; returns when every stream is ended in the spool."""
         check_session(session)
@@ -289,6 +301,7 @@ class SessionManager:
         if failed is not None:
             self._events.failed(session, *failed)
         self._events.ended(session, complete)
+        await self._gate.release(session)
 
     async def _close_audit(self, live: _Live) -> None:
         if live.audit is not None:
@@ -306,7 +319,7 @@ class SessionManager:
         spool.write_session_info(
             session_dir,
             {key: info[key] for key in spool.SESSION_INFO_KEYS if key in info}
-            | {"producer": "recorder"},
+            | {"producer": "recorder", "grant": self._gate.name},
         )
 
     async def ensure_end_markers(self) -> None:
@@ -337,6 +350,7 @@ class SessionManager:
         for session, display, xauthority, part in rows:
             self._end_streams(session)  # the crashed part's streams end here
             try:
+                await self._gate.admit(session)  # revoked or expired while we were down?
                 await self._start_part(session, display, xauthority, int(part) + 1)
                 log.warning("session %s resumed as part %d", session, int(part) + 1)
             except BusError as err:

@@ -57,6 +57,7 @@ class RecorderConfig:
     preset: str = "superfast"
     crf: int = 23
     segment_seconds: float = 1.0  # spool segment roll interval
+    require_grant: bool = True  # default deny: record only sessions gatekeeper approved
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,27 @@ class MerkleConfig:
 
 
 @dataclass(frozen=True)
+class GatekeeperConfig:
+    audit_rotate_s: float = 3600.0  # seconds before the audit stream starts a new session
+    audit_segment_s: float = 1.0  # audit segment roll interval while events arrive
+    tick_s: float = 1.0  # expiry timer interval (requests, grants, approval documents)
+    rp_name: str = "Lucid"  # WebAuthn relying party name shown by authenticators
+    # The first policy's relying party (later ones come from SetPolicy): the web page's host.
+    rp_id: str = "localhost"
+    origins: tuple[str, ...] = ("http://localhost",)
+
+
+@dataclass(frozen=True)
+class AdminUiConfig:
+    host: str = "127.0.0.1"  # listen address; the page is reached through localhost (WebAuthn)
+    port: int = 8080  # 0: pick a free port; the URL is written to <state>/admin_ui/url
+    public_origin: str = ""  # origin browsers use; empty: http://localhost:<port>
+    session_ttl_s: int = 8 * 3600  # a login lasts at most this long
+    login_attempts: int = 5  # failed logins allowed per account and per client address ...
+    login_window_s: int = 300  # ... within this window; then 429 until it passes
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     bus: BusConfig = field(default_factory=BusConfig)
@@ -90,6 +112,8 @@ class Config:
     chunker: ChunkerConfig = field(default_factory=ChunkerConfig)
     encryptor: EncryptorConfig = field(default_factory=EncryptorConfig)
     merkle: MerkleConfig = field(default_factory=MerkleConfig)
+    admin_ui: AdminUiConfig = field(default_factory=AdminUiConfig)
+    gatekeeper: GatekeeperConfig = field(default_factory=GatekeeperConfig)
 
 
 T = TypeVar("T")

@@ -94,6 +94,8 @@ CHUNKER = _contract("chunker", "Chunker")
 ENCRYPTOR = _contract("encryptor", "Encryptor")
 MERKLE = _contract("merkle", "Merkle")
 GATEKEEPER = _contract("gatekeeper", "Gatekeeper")
+#: The device web page (a later issue); gatekeeper trusts it for password decisions.
+ADMIN_UI = _contract("admin_ui", "AdminUi")
 
 #: The daemons of the recording pipeline, in start order.
 PIPELINE: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)

@@ -35,6 +35,7 @@ SESSION_INFO_KEYS = (
     "encoder",
     "encoder_settings",
     "complete",
+    "grant",  # who approved the recording: "gatekeeper", or "none" (ungated producers)
 )
 STREAM_END = "END"
 CHUNKS_END = "chunks.end"

@@ -1,0 +1,1 @@
+"""gatekeeper: the policy engine — default deny, passkey-signed just-in-time grants."""

@@ -1,0 +1,4 @@
+from lucid.gatekeeper.daemon import build
+from lucid.runtime.daemon import main
+
+main("gatekeeper", build)

@@ -1,0 +1,55 @@
+"""gatekeeper wiring: config -> db -> audit stream -> domain -> service; the expiry timer."""
+
+from __future__ import annotations
+
+import time
+
+from lucid.evidence.approvals import default_policy
+from lucid.gatekeeper.audit import AuditLog
+from lucid.gatekeeper.gate import Gatekeeper
+from lucid.gatekeeper.schema import MIGRATIONS
+from lucid.gatekeeper.service import GatekeeperService
+from lucid.runtime.bus import ContractService
+from lucid.runtime.daemon import Runtime, warn_if_not_ram
+from lucid.runtime.db import open_db
+from lucid.runtime.errors import LucidError
+
+
+async def build(rt: Runtime) -> ContractService:
+    cfg = rt.config
+    gk = cfg.gatekeeper
+    state = cfg.paths.daemon_state("gatekeeper")
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cfg.paths.spool_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_not_ram(rt)
+    db = await open_db(state / "gatekeeper.db", MIGRATIONS)
+    rt.stack.push_async_callback(db.close)
+    audit = AuditLog(cfg.paths.spool_dir, time.time, gk.audit_rotate_s, gk.audit_segment_s)
+    for name in audit.recover():
+        rt.log.warning("ended audit session %s left open by a crash", name)
+    service: GatekeeperService | None = None
+
+    def emit(member: str, *args: str) -> None:
+        if service is not None:
+            service.emit(member, *args)
+
+    gate = Gatekeeper(db, state, audit, emit, time.time, gk.rp_name)
+    rt.stack.callback(gate.close)  # runs before db.close: the audit session ends last
+    code = await gate.start(default_policy(gk.rp_id, gk.origins))
+    if code is not None:
+        rt.log.warning(
+            "no owner yet: register the first passkey with setup code %s (also in %s)",
+            code,
+            state / "setup-code",
+        )
+    service = GatekeeperService(rt.bus, gate)
+    rt.spawn(_timer(rt, gate), "timer")
+    return service
+
+
+async def _timer(rt: Runtime, gate: Gatekeeper) -> None:
+    while not await rt.sleep(rt.config.gatekeeper.tick_s):
+        try:
+            await gate.tick()
+        except LucidError as err:  # e.g. the spool is full: keep expiring on the next tick
+            rt.log.error("timer: %s", err)
