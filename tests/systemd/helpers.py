@@ -38,7 +38,8 @@ class Daemon:
     """One Lucid daemon as its unit, bus policy and system user must describe it."""
 
     name: str
-    """Python module ``lucid.<name>``; user, unit and directories are named after it."""
+    """Python module ``lucid.<name>`` and directories ``lucid/<name>``; the user and unit are
+    ``lucid-<name>`` with ``_`` as ``-`` (``admin_ui`` -> ``lucid-admin-ui``)."""
     bus_name: str
     """Well-known D-Bus name, also its interface; the object path is derived from it."""
     groups: tuple[str, ...] = ("lucid",)
@@ -46,15 +47,17 @@ class Daemon:
     read_write: tuple[str, ...] = ()
     """ReadWritePaths= beyond its own state and runtime directories."""
     unit_extras: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    """[Service] settings this daemon has beyond the common template (key -> values)."""
+    """[Service] settings this daemon has beyond the common template (key -> values). A key
+    of the template's sandbox replaces its value; test_units.py allows that only for the
+    network settings (see ``LAN_WEB_PAGE``)."""
 
     @property
     def unit(self) -> str:
-        return f"lucid-{self.name}.service"
+        return f"{self.user}.service"
 
     @property
     def user(self) -> str:
-        return f"lucid-{self.name}"
+        return "lucid-" + self.name.replace("_", "-")
 
     @property
     def object_path(self) -> str:
@@ -65,6 +68,15 @@ class Daemon:
         # The spool's next stage must read and remove what this one wrote.
         return "0007" if "lucid-spool" in self.groups else "0077"
 
+
+# A web page for the LAN: the host's network namespace, TCP over IPv4 and IPv6 besides D-Bus,
+# and an IP firewall that passes loopback, link-local and private (RFC 1918, IPv6 ULA)
+# addresses only; IPAddressDeny=any stays from the template.
+LAN_WEB_PAGE: Mapping[str, tuple[str, ...]] = {
+    "PrivateNetwork": ("no",),
+    "RestrictAddressFamilies": ("AF_UNIX AF_INET AF_INET6",),
+    "IPAddressAllow": ("localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7",),
+}
 
 DAEMONS: tuple[Daemon, ...] = (
     Daemon("walletd", "io.lucid.Walletd1"),
@@ -87,6 +99,14 @@ DAEMONS: tuple[Daemon, ...] = (
         read_write=(SPOOL, STORE),
     ),
     Daemon("merkle", "io.lucid.Merkle1", groups=("lucid", "lucid-store")),
+    # Writes its decision audit stream into the spool, as a producer session like the recorder.
+    Daemon(
+        "gatekeeper",
+        "io.lucid.Gatekeeper1",
+        groups=("lucid", "lucid-spool"),
+        read_write=(SPOOL,),
+    ),
+    Daemon("admin_ui", "io.lucid.AdminUi1", unit_extras=LAN_WEB_PAGE),
 )
 
 # Debian 12 package of each external tool the tests run.

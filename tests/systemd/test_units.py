@@ -7,6 +7,7 @@ unknown settings and only warns, so any output on stderr fails the test too.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 
@@ -64,6 +65,10 @@ HARDENING: dict[str, str] = {
     "SystemCallErrorNumber": "EPERM",
     "LimitCORE": "0",
 }
+# The only template settings a daemon may replace (through unit_extras): those of a daemon
+# that serves the network, such as helpers.LAN_WEB_PAGE. IPAddressDeny=any always stays.
+NETWORK_SETTINGS = {"PrivateNetwork", "RestrictAddressFamilies"}
+INET_FAMILIES = {"AF_UNIX", "AF_INET", "AF_INET6"}
 
 
 def expected_service(daemon: Daemon) -> dict[str, list[str]]:
@@ -163,6 +168,23 @@ def test_service_follows_the_template(daemon: Daemon) -> None:
     for key in ("Wants", "After"):
         for name in " ".join(head.get(key, [])).split():
             assert name == "dbus.service" or name in ALL_UNITS, f"{key}={name}: not a Lucid unit"
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda d: d.name)
+def test_only_the_network_settings_leave_the_template(daemon: Daemon) -> None:
+    template = expected_service(dataclasses.replace(daemon, unit_extras={}))
+    replaced = set(daemon.unit_extras) & set(template)
+    assert replaced <= NETWORK_SETTINGS, f"replaces template settings {replaced - NETWORK_SETTINGS}"
+    if not replaced:
+        return
+    # Leaving the private network namespace takes an address allow-list; the deny stays any.
+    extras = daemon.unit_extras
+    assert extras["PrivateNetwork"] == ("no",)
+    (families,) = extras["RestrictAddressFamilies"]
+    assert "AF_UNIX" in families.split() and set(families.split()) <= INET_FAMILIES, families
+    allowed = " ".join(extras.get("IPAddressAllow", ())).split()
+    assert allowed and "any" not in allowed, "a networked daemon lists whom it may talk to"
+    assert "IPAddressDeny" not in extras
 
 
 def test_target_wants_every_daemon() -> None:
