@@ -1,0 +1,141 @@
+"""Keys, device health, the approval policy and accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import shutil
+import time
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from lucid.admin_ui import auth
+from lucid.admin_ui.deps import deps_of, login_of
+from lucid.admin_ui.jsonio import ApiError, Invalid, body, ok, parse_json_text, text
+from lucid.admin_ui.roles import MAY_INVITE, Role
+from lucid.evidence.approvals import Policy
+from lucid.evidence.crypto import fingerprint
+from lucid.evidence.errors import FormatError
+from lucid.runtime.errors import BusError
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+async def keys(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    identity = await deps.peers.walletd.get_identity()
+    recipients = [
+        {"x25519": r, "fingerprint": fingerprint(bytes.fromhex(r))} for r in deps.recipients
+    ]
+    return ok({"device": identity, "recipients": recipients})
+
+
+async def device(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+
+    async def probe(client: Any) -> dict[str, Any]:
+        try:
+            running = bool(await client.is_running())
+        except BusError:
+            running = False
+        return {
+            "daemon": client.contract.daemon,
+            "bus_name": client.contract.bus_name,
+            "running": running,
+        }
+
+    daemons = await asyncio.gather(*(probe(c) for c in deps.peers.probes))
+    storage = []
+    for path in deps.disks:
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError:
+            continue
+        storage.append(
+            {"path": str(path), "total": usage.total, "used": usage.used, "free": usage.free}
+        )
+    return ok(
+        {
+            "daemons": list(daemons),
+            "storage": storage,
+            "versions": {
+                "lucid": _version("lucid"),
+                "python": platform.python_version(),
+                "aiohttp": _version("aiohttp"),
+            },
+            "url": deps.origin + "/",
+            "time": time.time(),
+        }
+    )
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    policy, digest = await deps.peers.gatekeeper.get_policy()
+    return ok({"policy": parse_json_text(policy, "GetPolicy"), "hash": digest})
+
+
+async def set_policy(request: web.Request) -> web.Response:
+    """Replace the policy: the JSON policy document without ``version`` (gatekeeper adds it)."""
+    deps = deps_of(request)
+    data = await body(request)
+    if "version" in data:
+        raise Invalid("version: gatekeeper assigns the version; leave it out")
+    try:
+        Policy.from_dict(data | {"version": 1})  # the shape gatekeeper will accept
+    except FormatError as err:
+        raise Invalid(str(err)) from err
+    digest = await deps.peers.gatekeeper.set_policy(json.dumps(data, separators=(",", ":")))
+    policy, digest = await deps.peers.gatekeeper.get_policy()
+    return ok({"policy": parse_json_text(policy, "GetPolicy"), "hash": digest})
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    """admin-ui's accounts joined with the passkeys gatekeeper holds for approvals."""
+    deps = deps_of(request)
+    listed = parse_json_text(await deps.peers.gatekeeper.list_accounts(), "ListAccounts")
+    approvals = {
+        str(a.get("account")): a.get("credentials", [])
+        for a in (listed if isinstance(listed, list) else [])
+        if isinstance(a, dict)
+    }
+    out = []
+    for account in await deps.store.all():
+        out.append(
+            {
+                "account": account.account,
+                "role": account.role.value,
+                "password": account.password_hash is not None,
+                "totp": account.totp_secret is not None,
+                "login_passkeys": [c.id for c in await deps.store.credentials(account.account)],
+                "approval_passkeys": approvals.get(account.account, []),
+            }
+        )
+    return ok(out)
+
+
+async def invite(request: web.Request) -> web.Response:
+    """Create a one-time enrollment code for a new account (shown once, kept hashed)."""
+    deps, login = deps_of(request), login_of(request)
+    data = await body(request)
+    account = auth.check_account_name(data.get("account"))
+    role_name = text(data, "role", limit=16)
+    if role_name not in {r.value for r in Role}:
+        raise Invalid("role: owner, admin, auditor or viewer")
+    role = Role(role_name)
+    if role not in MAY_INVITE.get(login.role, frozenset()):
+        raise ApiError(403, "invite_refused", f"the {login.role} role may not invite a {role}")
+    if await deps.store.get(account) is not None:
+        raise ApiError(409, "conflict", f"account {account} exists already")
+    code = await deps.peers.gatekeeper.create_enrollment(account, role.value)
+    expires = time.time() + deps.enrollment_ttl_s
+    await deps.store.add_enrollment(code, account, role, login.account, expires)
+    return ok({"account": account, "role": role.value, "code": code, "expires_at": expires}, 201)

@@ -1,0 +1,117 @@
+"""Sealed sessions: list, details, manifest, evidence download and a verify result.
+
+Bundles come from merkle's ExportBundle, which writes into a file descriptor: admin-ui
+hands it an anonymous temporary file in its own state dir (merkle truncates and seeks, so
+a pipe will not do), then streams that file to the browser and lets it vanish. Verifying
+runs `lucid.evidence.verify` on the same kind of export, pinned to walletd's identity key:
+the page shows what ``lucid verify`` would say about the file it would download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from typing import IO, Any
+
+from aiohttp import web
+
+from lucid.admin_ui.deps import Deps, deps_of
+from lucid.admin_ui.jsonio import ok
+from lucid.evidence.errors import EvidenceError, VerificationError
+from lucid.evidence.verify import verify_bundle
+from lucid.runtime.ids import check_session
+
+READ_SIZE = 256 * 1024
+_HIDDEN = frozenset({"manifest"})  # merkle's file path: nothing for a browser
+
+
+def _public(info: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in info.items() if k not in _HIDDEN}
+
+
+def _session(request: web.Request) -> str:
+    return check_session(request.match_info["session"])
+
+
+async def list_history(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    return ok([_public(s) for s in await deps.peers.merkle.list_sessions()])
+
+
+async def get_history(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    return ok(_public(await deps.peers.merkle.get_session(_session(request))))
+
+
+async def manifest(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    data = await deps.peers.merkle.get_manifest(_session(request))
+    return web.Response(body=data, content_type="application/json")
+
+
+async def _export(deps: Deps, session: str) -> tuple[IO[bytes], int]:
+    """Export the bundle into a temporary file; the caller closes (and so deletes) it."""
+    fh: IO[bytes] = await asyncio.to_thread(
+        tempfile.NamedTemporaryFile, "w+b", dir=deps.tmp_dir, suffix=".lucid"
+    )
+    try:
+        size = await deps.peers.merkle.export_bundle(session, fh.fileno())
+    except BaseException:
+        fh.close()
+        raise
+    return fh, size
+
+
+async def bundle(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    session = _session(request)
+    fh, size = await _export(deps, session)
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": f'attachment; filename="{session}.lucid"',
+                "Content-Length": str(size),
+            }
+        )
+        await response.prepare(request)
+        await asyncio.to_thread(fh.seek, 0)
+        while chunk := await asyncio.to_thread(fh.read, READ_SIZE):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        await asyncio.to_thread(fh.close)
+
+
+async def verify(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    session = _session(request)
+    identity = await deps.peers.walletd.get_identity()
+    device_key = bytes.fromhex(identity["ed25519"])
+    fh, _size = await _export(deps, session)
+    try:
+        result: dict[str, Any]
+        try:
+            report = await asyncio.to_thread(verify_bundle, fh.name, device_key=device_key)
+        except VerificationError as err:
+            result = {"ok": False, "item": err.item, "message": str(err)}
+        except EvidenceError as err:
+            result = {"ok": False, "item": "format", "message": str(err)}
+        else:
+            result = {
+                "ok": True,
+                "session": report.session,
+                "chunks": report.chunk_count,
+                "bytes": report.total_bytes,
+                "root": report.tree_root.hex(),
+                "device": report.device_ed25519.hex(),
+                "complete": report.complete,
+                "started_at": report.started_at,
+                "ended_at": report.ended_at,
+                "approvals": report.approvals,
+                "unverified": list(report.unverified_members),
+            }
+    finally:
+        await asyncio.to_thread(fh.close)
+    return ok(result)

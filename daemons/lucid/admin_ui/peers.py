@@ -1,0 +1,51 @@
+"""The daemons admin-ui talks to, as typed bus clients (one bundle, built once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbus_fast.aio import MessageBus
+
+from lucid.gatekeeper.client import GatekeeperClient
+from lucid.merkle.client import MerkleClient
+from lucid.recorder.client import RecorderClient
+from lucid.runtime.bus import ContractClient
+from lucid.runtime.contracts import (
+    ADMIN_UI,
+    CHUNKER,
+    ENCRYPTOR,
+    GATEKEEPER,
+    MERKLE,
+    RECORDER,
+    WALLETD,
+    Contract,
+)
+from lucid.walletd.client import WalletdClient
+
+#: Daemons whose health the device page shows (NameHasOwner of each contract).
+HEALTH: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, GATEKEEPER, ADMIN_UI)
+
+
+class _Probe(ContractClient):
+    def __init__(self, bus: MessageBus, contract: Contract) -> None:
+        super().__init__(bus)
+        self.contract = contract
+
+
+@dataclass(frozen=True)
+class Peers:
+    gatekeeper: GatekeeperClient
+    merkle: MerkleClient
+    recorder: RecorderClient
+    walletd: WalletdClient
+    probes: tuple[ContractClient, ...]
+
+    @classmethod
+    def connect(cls, bus: MessageBus, max_in_flight: int, timeout_s: float) -> Peers:
+        return cls(
+            gatekeeper=GatekeeperClient(bus, max_in_flight, timeout_s),
+            merkle=MerkleClient(bus, max_in_flight, timeout_s),
+            recorder=RecorderClient(bus, max_in_flight, timeout_s),
+            walletd=WalletdClient(bus, max_in_flight, timeout_s),
+            probes=tuple(_Probe(bus, c) for c in HEALTH),
+        )

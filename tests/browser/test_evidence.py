@@ -1,0 +1,130 @@
+"""A session approved on the page, recorded on Xvfb, sealed, and its evidence downloaded.
+
+The bundle the browser saves is checked with `lucid.evidence.verify.verify_bundle` pinned
+to the device key the Keys page shows; its manifest carries the approval this browser's
+passkey (ES256 or Ed25519) signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+from dbus_fast.aio import MessageBus
+from playwright.async_api import expect
+
+from lucid.cli.desktop import start_desktop
+from lucid.evidence.bundle import open_bundle
+from lucid.evidence.verify import verify_bundle
+from lucid.recorder.client import RecorderClient
+from tests.browser.conftest import (
+    ALGORITHMS,
+    ED25519,
+    ES256,
+    SEAL_TIMEOUT_MS,
+    Tab,
+    approve,
+    claim,
+    mark_document,
+    row,
+    still_same_document,
+    visit,
+)
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+RECORD_S = 2.0  # how much desktop to record (the content, not a deadline)
+
+
+def b64u(std_b64: str) -> str:
+    """CDP's standard base64 as WebAuthn's unpadded base64url."""
+    return base64.urlsafe_b64encode(base64.b64decode(std_b64)).decode().rstrip("=")
+
+
+def from_b64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def policy_of(bundle: Path) -> dict[str, Any]:
+    """The manifest's ``policy`` member (request, grant, approval records)."""
+    with open_bundle(bundle) as opened:
+        policy = opened.manifest.policy
+    assert policy is not None
+    return dict(policy)
+
+
+@pytest.mark.parametrize("alg", [ES256, ED25519], ids=ALGORITHMS.get)
+async def test_sealed_session_evidence_download(
+    tab: Tab, bus: MessageBus, tmp_path: Path, alg: int
+) -> None:
+    page, device = tab.page, tab.device
+    await tab.only_algorithm(alg)
+    await claim(tab)
+    await visit(tab, "Keys", "Device keys")
+    device_key = page.get_by_role("row").filter(has_text="Ed25519 (signs manifests)")
+    ed25519_hex = (await device_key.get_by_role("code").inner_text()).strip()
+    await visit(tab, "Requests", "Pending requests")
+
+    await device.file_request("rec1")
+    await approve(tab, "rec1")
+    desktop = start_desktop(320, 240)
+    try:
+        recorder = RecorderClient(bus)
+        await recorder.start_session("rec1", desktop.display, "")
+
+        async def active() -> bool:
+            return (await device.request("rec1"))["state"] == "active"
+
+        await wait_for(active, what="rec1 active")
+        await visit(tab, "History", "History")
+        await mark_document(tab)
+        await asyncio.sleep(RECORD_S)
+        await recorder.stop_session("rec1")
+    finally:
+        desktop.stop()
+
+    # merkle seals; the page hears SessionSealed and lists it, no reload
+    open_session = page.get_by_role("button", name="rec1", exact=True)
+    await expect(open_session).to_be_visible(timeout=SEAL_TIMEOUT_MS)
+    await expect(row(tab, "rec1")).to_contain_text("sealed")
+    assert await still_same_document(tab)
+    await open_session.click()
+    await expect(page.get_by_role("heading", name="rec1", exact=True)).to_be_visible()
+    verdict = page.get_by_text("Verified: ")
+    await expect(verdict).to_contain_text("1 approval(s), signed by this device")
+    await expect(page.get_by_role("heading", name="Manifest")).to_be_visible()
+    await tab.screenshot("history")
+
+    # in-browser playback is not offered yet: the page says so
+    await expect(
+        page.get_by_text("Playback in the browser, for roles allowed to decrypt, comes later")
+    ).to_be_visible()
+    await expect(page.locator("video")).to_have_count(0)
+
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download evidence bundle").click()
+    download = await info.value
+    assert download.suggested_filename == "rec1.lucid"
+    bundle = tmp_path / download.suggested_filename
+    await download.save_as(bundle)
+
+    report = verify_bundle(bundle, device_key=bytes.fromhex(ed25519_hex))
+    assert report.session == "rec1" and report.complete
+    assert report.approvals >= 1 and report.chunk_count >= 1
+    assert report.tree_root.hex() in await verdict.inner_text()
+
+    # the approval in the evidence is the one this browser's authenticator signed
+    [credential] = await tab.authenticator.credentials()
+    [record] = policy_of(bundle)["approvals"]
+    assert record["document"]["approver"] == {"account": "alice", "method": "passkey"}
+    assert record["document"]["request"]["id"] == "rec1"
+    assert record["webauthn"]["credential_id"] == b64u(credential["credentialId"])
+    assert record["webauthn"]["origin"] == device.origin
+    assert record["webauthn"]["rp_id"] == "localhost"
+    assert record["webauthn"]["user_verified"] is True
+    assert cbor2.loads(from_b64u(record["webauthn"]["public_key"]))[3] == alg
