@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 LUCID = [sys.executable, "-m", "lucid.cli"]
@@ -14,24 +15,55 @@ def lucid(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*LUCID, *args], capture_output=True, text=True, timeout=300)
 
 
+def _poll(read: Callable[[], str], ok: Callable[[str], bool], timeout_s: float = 90) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        out = read()
+        if ok(out):
+            return out
+        assert time.monotonic() < deadline, out
+        time.sleep(0.5)
+
+
 def test_up_record_down_export(tmp_path: Path) -> None:
     state = tmp_path / "appliance"
     up = lucid("up", "--state", str(state), "--detach", "--desktop")
     assert up.returncode == 0, up.stderr
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            listing = lucid("sessions", "--state", str(state))
-            assert listing.returncode == 0, listing.stderr
-            if "recording" in listing.stdout:
-                break
-            assert time.monotonic() < deadline, listing.stdout
-            time.sleep(0.5)
-        time.sleep(2)
+        # The desktop asks for approval and nothing is recorded until an admin gives it.
+        pending = _poll(
+            lambda: lucid("sessions", "pending", "--state", str(state)).stdout,
+            lambda out: "desktop-" in out,
+        )
+        request = next(w for w in pending.split() if w.startswith("desktop-"))
+        assert request not in lucid("sessions", "--state", str(state)).stdout
+        code = (state / "state" / "gatekeeper" / "setup-code").read_text().strip()
+        passkey = tmp_path / "alice.passkey"
+        enrolled = lucid(
+            "admin",
+            "enroll",
+            "alice",
+            "--passkey",
+            str(passkey),
+            "--code",
+            code,
+            "--state",
+            str(state),
+        )
+        assert enrolled.returncode == 0, enrolled.stderr
+        approved = lucid(
+            "sessions", "approve", request, "--passkey", str(passkey), "--state", str(state)
+        )
+        assert approved.returncode == 0, approved.stderr
+        _poll(
+            lambda: lucid("sessions", "--state", str(state)).stdout, lambda out: "recording" in out
+        )
+        time.sleep(2)  # some video to seal; not a pass/fail criterion
     finally:
         down = lucid("down", "--state", str(state))
     assert down.returncode == 0, down.stderr
     log = (state / "run" / "up.log").read_text()
+    assert "web page http://localhost:" in log and "setup code" in log, log
     assert "sealed desktop-" in log, log
     session = log.split("sealed ", 1)[1].split(":", 1)[0]
 

@@ -9,11 +9,11 @@ this job instead (see systemd/).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,19 +24,26 @@ from pathlib import Path
 
 from dbus_fast.aio import MessageBus
 
+from lucid.admin_ui.client import AdminUiClient
 from lucid.cli.connect import address_file
-from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import Desktop, start_desktop
-from lucid.recorder.client import RecorderClient
+from lucid.cli.desktop_source import run_desktop_source
 from lucid.runtime.bus import connect
 from lucid.runtime.config import Config, PathsConfig, dump_config, load_config
-from lucid.runtime.contracts import CHUNKER, ENCRYPTOR, GATEKEEPER, MERKLE, RECORDER, WALLETD
-from lucid.runtime.errors import LucidError, UnavailableError
-from lucid.runtime.ids import new_session_id
+from lucid.runtime.contracts import (
+    ADMIN_UI,
+    CHUNKER,
+    ENCRYPTOR,
+    GATEKEEPER,
+    MERKLE,
+    RECORDER,
+    WALLETD,
+)
+from lucid.runtime.errors import LucidError
 from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
 
 #: What `lucid up` runs, in start order (gatekeeper before the recorder that asks it).
-APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)
+APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, ADMIN_UI)
 
 
 def _spool_for(state: Path) -> Path:
@@ -54,12 +61,33 @@ def prepare_state(state: Path, overrides: dict[str, dict[str, object]] | None = 
         cfg = dataclasses.replace(
             base, paths=PathsConfig(state_dir=state / "state", spool_dir=_spool_for(state))
         )
+        if not cfg_path.exists():  # first run: a web port, and passkeys bound to its origin
+            port = _web_port(cfg.admin_ui.port)
+            cfg = dataclasses.replace(
+                cfg,
+                admin_ui=dataclasses.replace(cfg.admin_ui, port=port),
+                gatekeeper=dataclasses.replace(
+                    cfg.gatekeeper, origins=(f"http://localhost:{port}",)
+                ),
+            )
         for section, values in (overrides or {}).items():
             cfg = dataclasses.replace(
                 cfg, **{section: dataclasses.replace(getattr(cfg, section), **values)}
             )
         cfg_path.write_text(dump_config(cfg))
     return cfg_path
+
+
+def _web_port(preferred: int) -> int:
+    """``preferred`` if it is free on 127.0.0.1, else a free port the kernel picks."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise LucidError("no free TCP port on 127.0.0.1 for the web page")
 
 
 @dataclass
@@ -95,24 +123,6 @@ async def running_appliance(state: Path) -> AsyncIterator[Running]:
         await stop_process(bus_proc)
 
 
-async def wait_sealed(bus: MessageBus, session: str, timeout_s: float = 120.0) -> dict[str, str]:
-    """Wait until merkle has sealed ``session``; return its info."""
-    from lucid.merkle.client import MerkleClient
-    from lucid.runtime.errors import NotFoundError
-
-    merkle = MerkleClient(bus)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(NotFoundError):
-            info = await merkle.get_session(session)
-            if info["state"] != "sealed":
-                raise LucidError(f"session {session} failed to seal: {info['message']}")
-            return info
-        if time.monotonic() > deadline:
-            raise UnavailableError(f"session {session} was not sealed within {timeout_s:g} s")
-        await asyncio.sleep(0.05)
-
-
 async def _serve(state: Path, desktop_wanted: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,27 +131,20 @@ async def _serve(state: Path, desktop_wanted: bool) -> int:
     desktop: Desktop | None = None
     async with running_appliance(state) as app:
         (app.state / "run" / "up.pid").write_text(f"{os.getpid()}\n")
-        session = ""
         try:
-            print(f"lucid: appliance up, state {app.state}")
-            print(f"lucid: bus {app.address}  (other commands: --state {state})")
+            url = (await AdminUiClient(app.bus).get_status())["url"]
+            _greet(app, state, url)
+            (app.state / "run" / "ready").write_text("ready\n")
             if desktop_wanted:
                 desktop = start_desktop()
-                session = new_session_id("desktop")
-                await approve_as_demo_admin(app.bus, app.config.paths.state_dir, session, "desktop")
-                await RecorderClient(app.bus).start_session(session, desktop.display, "")
-                print(f"lucid: recording live desktop {desktop.display} as session {session}")
                 print(
-                    f"lucid: type into it (DISPLAY={desktop.display} xdotool type hello): key "
-                    "counts land in the audit stream; Ctrl-C stops and seals the session"
+                    f"lucid: demo desktop {desktop.display} (type into it: DISPLAY="
+                    f"{desktop.display} xdotool type hello — key counts reach the audit stream)"
                 )
-            (app.state / "run" / "ready").write_text("ready\n")
+                await run_desktop_source(
+                    app.bus, desktop.display, url, stop, lambda text: print(f"lucid: {text}")
+                )
             await stop.wait()
-            if session:
-                print(f"lucid: stopping; sealing {session} …")
-                await RecorderClient(app.bus).stop_session(session)
-                info = await wait_sealed(app.bus, session)
-                print(f"lucid: sealed {session}: {info['chunks']} chunks, root {info['root']}")
         finally:
             (app.state / "run" / "ready").unlink(missing_ok=True)
             (app.state / "run" / "up.pid").unlink(missing_ok=True)
@@ -149,6 +152,17 @@ async def _serve(state: Path, desktop_wanted: bool) -> int:
                 desktop.stop()
     print("lucid: down")
     return 0
+
+
+def _greet(app: Running, state: Path, url: str) -> None:
+    print(f"lucid: appliance up, state {app.state}")
+    print(f"lucid: web page {url}")
+    code = app.config.paths.state_dir / "gatekeeper" / "setup-code"
+    if code.exists():
+        print(f"lucid: claim the device there with the setup code: {code.read_text().strip()}")
+        print(f"lucid: (it is also in {code})")
+    print(f"lucid: bus {app.address}  (other commands: --state {state})")
+    (app.state / "run" / "url").write_text(url + "\n")
 
 
 def up(state: Path, detach: bool = False, desktop: bool = False) -> int:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lucid.cli.appliance import prepare_state, running_appliance, wait_sealed
+from lucid.cli.appliance import prepare_state, running_appliance
 from lucid.cli.commands import export
 from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import start_desktop
+from lucid.cli.sealing import wait_sealed
 from lucid.evidence.keyfile import RecipientKey
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.ids import new_session_id

@@ -41,7 +41,8 @@ async def _passkey(gatekeeper: GatekeeperClient, state_dir: Path) -> SoftPasskey
         ) from None
     passkey = SoftPasskey.generate("ES256")
     options = await gatekeeper.begin_registration(DEMO_ADMIN)
-    credential = passkey.register(options)
+    origin = json.loads((await gatekeeper.get_policy())[0])["origins"][0]
+    credential = passkey.register(options, origin)
     await gatekeeper.complete_registration(DEMO_ADMIN, credential, code)
     passkey.save(path)
     return passkey
