@@ -1,6 +1,6 @@
 """Figures of the running daemon set: idle memory, and session end -> signed manifest.
 
-``set_rss_mb``: the summed VmRSS of the five pipeline daemons, idle after start-up (shared
+``set_rss_mb``: the summed VmRSS of the seven daemons (pipeline, gatekeeper, web page), idle after start-up (shared
 library pages counted once per process, so this overstates; ``set_pss_mb`` is the
 proportional share). ``seal_latency_s``: from the StopSession call of a live 5-second
 desktop recording to the SessionSealed signal of merkle (median of 3).
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lucid.cli.appliance import running_appliance
+from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import start_desktop
 from lucid.merkle.client import MerkleClient
 from lucid.recorder.client import RecorderClient
@@ -37,7 +38,8 @@ async def _measure() -> list[Figure]:
             pids = [app.daemons.pid(n) for n in app.daemons.names]
             rss = sum(_kib(p, "status", "VmRSS") for p in pids) / 1024
             pss = sum(_kib(p, "smaps_rollup", "Pss") for p in pids) / 1024
-            latencies = [await _one_session(app.bus, n) for n in range(3)]
+            state_dir = app.config.paths.state_dir
+            latencies = [await _one_session(app.bus, state_dir, n) for n in range(3)]
     return [
         ("set_rss_mb", rss, "≤ 300"),
         ("set_pss_mb", pss, ""),
@@ -45,13 +47,14 @@ async def _measure() -> list[Figure]:
     ]
 
 
-async def _one_session(bus: Any, n: int) -> float:
+async def _one_session(bus: Any, state_dir: Path, n: int) -> float:
     sealed: asyncio.Queue[str] = asyncio.Queue()
     merkle = MerkleClient(bus)
     await merkle.on_signal("SessionSealed", lambda args: sealed.put_nowait(args[0]))
     desktop = start_desktop(1280, 720)
     session = f"bench-{n}-{int(time.time())}"
     try:
+        await approve_as_demo_admin(bus, state_dir, session, "bench")
         recorder = RecorderClient(bus)
         await recorder.start_session(session, desktop.display, "")
         await asyncio.sleep(5.0)
