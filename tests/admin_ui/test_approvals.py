@@ -164,7 +164,9 @@ async def test_recorded_session_evidence_through_the_page(
     assert [h["session"] for h in history] == ["rec1"] and "manifest" not in history[0]
     manifest = await owner.ok("GET", "/api/history/rec1/manifest")
     assert manifest["manifest"]["session"] == "rec1"
-    assert manifest["manifest"]["policy"]["approvals"][0]["document"]["approver"]["account"] == "alice"
+    assert (
+        manifest["manifest"]["policy"]["approvals"][0]["document"]["approver"]["account"] == "alice"
+    )
     result = await owner.ok("GET", "/api/history/rec1/verify")
     assert result["ok"] is True and result["approvals"] == 1, result
     async with owner.http.get(ui.base + "/api/history/rec1/bundle") as resp:

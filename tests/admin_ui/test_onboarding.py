@@ -20,15 +20,35 @@ async def test_nothing_works_before_onboarding(browser: Browser, bus: MessageBus
         assert (got, data["error"]) == (401, "login_required")
 
 
-async def test_wrong_setup_code_is_refused(browser: Browser) -> None:
-    begun = await browser.ok("POST", "/api/setup", {"account": "alice", "setup_code": "nope"})
+async def test_wrong_setup_code_is_refused_before_any_passkey(browser: Browser) -> None:
+    # refused at the first step: the browser is never asked to make a passkey for it
+    body = {"account": "alice", "setup_code": "nope"}
+    got, data = await browser.call("POST", "/api/setup", body)
+    assert (got, data["error"]) == (403, "wrong_code") and "publicKey" not in data
+    assert (await browser.ok("GET", "/api/setup"))["onboarded"] is False
+    # the code check stored nothing: the right code still claims the device, for alice
+    assert (await browser.onboard("alice"))["role"] == "owner"
+
+
+async def test_a_begun_setup_cannot_complete_once_claimed(browser: Browser) -> None:
+    code = browser.ui.setup_code()
+    begun = await browser.ok("POST", "/api/setup", {"account": "alice", "setup_code": code})
+    # meanwhile someone else claims the device with the code: this flow is refused
+    async with await new_browser(browser.ui) as http:
+        await Browser(browser.ui, http).onboard("bob")
     credential = SoftPasskey.generate().register(begun["publicKey"], browser.ui.origin)
     got, data = await browser.call("POST", f"/api/setup/{begun['flow']}", credential)
-    assert (got, data["error"]) == (403, "wrong_code")
-    assert (await browser.ok("GET", "/api/setup"))["onboarded"] is False
-    # the flow was used up: replaying the same credential finds nothing to finish
-    got, _ = await browser.call("POST", f"/api/setup/{begun['flow']}", credential)
-    assert got == 404
+    assert (got, data["error"]) == (409, "onboarded")
+
+
+async def test_wrong_setup_codes_count_against_the_rate_limit(browser: Browser) -> None:
+    body = {"account": "alice", "setup_code": "nope"}
+    for _ in range(3):  # login_attempts = 3 in these tests
+        got, data = await browser.call("POST", "/api/setup", body)
+        assert (got, data["error"]) == (403, "wrong_code")
+    body["setup_code"] = browser.ui.setup_code()
+    got, data = await browser.call("POST", "/api/setup", body)
+    assert (got, data["error"]) == (429, "rate_limited")
 
 
 async def test_onboarding_creates_the_owner_once(browser: Browser, bus: MessageBus) -> None:

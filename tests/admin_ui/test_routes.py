@@ -9,7 +9,7 @@ from typing import Any
 from lucid.admin_ui.roles import PUBLIC, ROUTES, Role
 from tests.admin_ui.conftest import Browser, invite_and_enroll, new_browser
 
-PAGES = {("GET", "/"), ("GET", "/static")}
+PAGES = {("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static")}
 
 
 def concrete(path: str) -> str:

@@ -188,19 +188,37 @@ _ONLY_ALGORITHM = """
 """
 
 
-# Counts the ``hello`` each event stream of the page starts with: the server sends it right
-# after subscribing the stream to the bus signals, so from then on nothing is missed.
-_COUNT_HELLOS = """
+# Counts the ``hello`` each event stream of the page starts with (the server sends it right
+# after subscribing the stream to the bus signals, so from then on nothing is missed), and
+# notes every other event the page hears with the page's update count at that moment
+# (``main[data-updates]``, bumped each time the page finished re-reading its lists). These
+# listeners are added before the page's own, so they run first.
+_WATCH_EVENTS = """
 (() => {
   const Native = window.EventSource;
   window.__lucidHellos = 0;
+  window.__lucidHeard = [];
+  const updates = () => Number(document.getElementById("main")?.dataset.updates || 0);
   window.EventSource = class extends Native {
     constructor(...args) {
       super(...args);
       this.addEventListener("hello", () => { window.__lucidHellos += 1; });
+      for (const name of ["RequestFiled", "RequestDecided", "GrantEnded", "SessionSealed"]) {
+        this.addEventListener(name, (e) => {
+          window.__lucidHeard.push({ name, session: JSON.parse(e.data).session, updates: updates() });
+        });
+      }
     }
   };
 })();
+"""
+
+_UPDATED_SINCE = """
+([name, session]) => {
+  const heard = window.__lucidHeard.find((e) => e.name === name && e.session === session);
+  const updates = Number(document.getElementById("main").dataset.updates || 0);
+  return heard !== undefined && updates > heard.updates;
+}
 """
 
 
@@ -273,7 +291,7 @@ async def open_tab(chromium: Browser, device: Device) -> Tab:
         base_url=device.origin, accept_downloads=True, viewport={"width": 1280, "height": 800}
     )
     context.set_default_timeout(TIMEOUT_MS)
-    await context.add_init_script(_COUNT_HELLOS)
+    await context.add_init_script(_WATCH_EVENTS)
     page = await context.new_page()
     return Tab(context, page, await Authenticator.attach(page), device)
 
@@ -304,9 +322,15 @@ async def claim(tab: Tab, account: str = "alice", password: str = "") -> None:
     await listening(tab)
 
 
-async def listening(tab: Tab) -> None:
-    """Wait until the page's event stream is subscribed (its ``hello`` arrived)."""
-    await tab.page.wait_for_function("() => window.__lucidHellos > 0")
+async def listening(tab: Tab, streams: int = 1) -> None:
+    """Wait until the page's event stream is subscribed (its ``hello`` arrived), or has
+    been subscribed ``streams`` times (it reconnected)."""
+    await tab.page.wait_for_function("(n) => window.__lucidHellos >= n", arg=streams)
+
+
+async def updated_after(tab: Tab, event: str, session: str) -> None:
+    """Wait until the page heard ``event`` about ``session`` and re-read its lists since."""
+    await tab.page.wait_for_function(_UPDATED_SINCE, arg=[event, session])
 
 
 async def visit(tab: Tab, link: str, heading: str) -> None:
@@ -319,6 +343,11 @@ async def visit(tab: Tab, link: str, heading: str) -> None:
 def status(tab: Tab) -> Any:
     """The page's status line (role=status): what the last action did, or its error."""
     return tab.page.get_by_role("status")
+
+
+async def status_now(tab: Tab) -> str:
+    """The status line's text right now (no waiting)."""
+    return str(await tab.page.locator("#status").text_content() or "")
 
 
 def row(tab: Tab, session: str) -> Any:

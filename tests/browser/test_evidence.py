@@ -32,6 +32,7 @@ from tests.browser.conftest import (
     mark_document,
     row,
     still_same_document,
+    updated_after,
     visit,
 )
 from tests.conftest import wait_for
@@ -99,6 +100,13 @@ async def test_sealed_session_evidence_download(
     await expect(verdict).to_contain_text("1 approval(s), signed by this device")
     await expect(page.get_by_role("heading", name="Manifest")).to_be_visible()
     await tab.screenshot("history")
+
+    # a new request arrives while the detail pane is open: the list is re-read, the pane stays
+    await device.file_request("rec2")
+    await updated_after(tab, "RequestFiled", "rec2")
+    await expect(page.get_by_role("heading", name="rec1", exact=True)).to_be_visible()
+    await expect(verdict).to_contain_text("1 approval(s), signed by this device")
+    await expect(page.get_by_role("heading", name="Manifest")).to_be_visible()
 
     # in-browser playback is not offered yet: the page says so
     await expect(

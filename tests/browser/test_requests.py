@@ -22,9 +22,11 @@ from tests.browser.conftest import (
     Tab,
     approve,
     claim,
+    listening,
     mark_document,
     row,
     status,
+    status_now,
     still_same_document,
     visit,
 )
@@ -63,6 +65,7 @@ async def test_request_shows_up_live_and_is_approved_with_the_passkey(tab: Tab, 
     )
 
     await visit(tab, "Active sessions", "Active sessions")
+    assert await status_now(tab) == ""  # "s1: approve signed" belongs to the other page
     await expect(row(tab, "s1")).to_contain_text("approved")
     await expect(row(tab, "s1")).to_contain_text("not recording")
     await expect(row(tab, "s1")).to_contain_text(decided["grant"]["expires_at"])
@@ -84,6 +87,7 @@ async def test_deny(tab: Tab) -> None:
     await expect(row(tab, "d2")).to_be_visible()  # only the one denied
     assert (await device.request("d1"))["state"] == "denied"
     assert (await device.request("d2"))["state"] == "pending"
+    await expect(status(tab)).to_have_text("")  # the status line does not linger
     await visit(tab, "Active sessions", "Active sessions")
     await expect(page.get_by_text("No approved or active sessions.")).to_be_visible()
     assert await still_same_document(tab)
@@ -128,3 +132,86 @@ async def test_revoke_an_approved_and_a_recording_session(tab: Tab, bus: Message
         assert await still_same_document(tab)
     finally:
         desktop.stop()
+
+
+async def test_scope_being_edited_survives_new_requests(tab: Tab) -> None:
+    """A request arriving while another one's scope is edited must not reset the edit: the
+    approval grants what is on screen, never the wider scope that was asked for."""
+    device = tab.device
+    await claim(tab)
+    await device.file_request("e1")
+    await expect(row(tab, "e1")).to_be_visible()
+    form = row(tab, "e1")
+    await form.get_by_label("Grant lifetime (s)").fill("120")
+    await form.get_by_label("Longest session (s)").fill("90")
+    await form.get_by_label("clipboard").check()
+    await form.get_by_label("Longest session (s)").focus()
+
+    await device.file_request("e2", user="u2")
+    await expect(row(tab, "e2")).to_be_visible()  # the page has re-read the list
+    await expect(form.get_by_label("Grant lifetime (s)")).to_have_value("120")
+    await expect(form.get_by_label("Longest session (s)")).to_have_value("90")
+    await expect(form.get_by_label("Longest session (s)")).to_be_focused()
+    await expect(form.get_by_label("clipboard")).to_be_checked()
+    await expect(row(tab, "e2").get_by_label("Grant lifetime (s)")).to_have_value("600")
+
+    # e2 is denied elsewhere (another admin): its row goes, e1's edit stays
+    await device.gatekeeper.deny("e2", "bob", "not now")
+    await expect(row(tab, "e2")).to_have_count(0)
+    await expect(form.get_by_label("Grant lifetime (s)")).to_have_value("120")
+
+    await approve(tab, "e1")
+    scope = (await device.request("e1"))["grant"]["scope"]
+    assert (scope["ttl_s"], scope["max_duration_s"], scope["clipboard"]) == (120, 90, True)
+    await tab.screenshot("requests-edited")
+
+
+async def test_page_catches_up_after_the_event_stream_reconnects(tab: Tab) -> None:
+    """Requests filed while the page's event stream was down show up once it is back."""
+    device = tab.device
+    await claim(tab)
+    await mark_document(tab)
+    await device.file_request("c1")
+    await expect(row(tab, "c1")).to_be_visible()
+    await row(tab, "c1").get_by_label("Grant lifetime (s)").fill("60")
+
+    await device.daemons.stop("admin_ui")  # the stream ends; nobody relays the next signal
+    await device.file_request("c2")
+    await device.gatekeeper.deny("c1", "bob", "decided while the page was deaf")
+    await device.daemons.start("admin_ui")
+    await listening(tab, streams=2)  # the browser reconnected by itself
+    await expect(row(tab, "c2")).to_be_visible()  # caught up on "hello": no event said so
+    await expect(row(tab, "c1")).to_have_count(0)
+    assert await still_same_document(tab)
+
+
+async def test_password_approval_only_when_the_policy_allows_it(tab: Tab) -> None:
+    page, device = tab.page, tab.device
+    await claim(tab, password="correct horse battery")
+    await device.file_request("p1")
+    await expect(row(tab, "p1")).to_be_visible()
+    await expect(row(tab, "p1").get_by_role("button", name="Approve with passkey")).to_be_visible()
+    # the default policy wants passkeys: no password approval is offered
+    await expect(row(tab, "p1").get_by_role("button", name="Approve with password")).to_have_count(
+        0
+    )
+    await expect(row(tab, "p1").get_by_label("Password")).to_be_hidden()
+
+    await visit(tab, "Policy", "Policy v1")
+    policy = page.get_by_role("textbox", name="Policy")
+    text = (await policy.input_value()).replace(
+        '"allow_password_approval": false', '"allow_password_approval": true'
+    )
+    await policy.fill(text)
+    await page.get_by_role("button", name="Save policy").click()
+    await expect(page.get_by_role("heading", name="Policy v2")).to_be_visible()
+    await expect(status(tab)).to_have_text("policy saved")
+
+    await visit(tab, "Requests", "Pending requests")
+    assert await status_now(tab) == ""
+    await row(tab, "p1").get_by_label("Password").fill("correct horse battery")
+    await row(tab, "p1").get_by_role("button", name="Approve with password").click()
+    await expect(status(tab)).to_have_text("p1: approved with password")
+    await expect(row(tab, "p1")).to_have_count(0)
+    [approval] = (await device.request("p1"))["approvals"]
+    assert (approval["account"], approval["method"]) == ("alice", "password")

@@ -18,7 +18,9 @@ Onboarding (decided here): admin-ui has **no setup code of its own** and reads n
 gatekeeper's state. The first visit asks for the setup code the device shows (gatekeeper
 prints it on its console and keeps it in its state dir), an account name, an optional
 password and a passkey: admin-ui starts a passkey registration with gatekeeper
-(BeginRegistration), the browser creates the credential, admin-ui verifies the
+(BeginRegistration) and has gatekeeper check the code against it with a stand-in
+credential that can never register (so a wrong code is refused before the browser makes a
+passkey; see `api_auth`), the browser creates the credential, admin-ui verifies the
 registration itself (to keep the public key for passkey login) and hands the browser's
 ``PublicKeyCredential`` JSON with the code to gatekeeper (CompleteRegistration). Only if
 gatekeeper accepts the code (single use, first account = owner) does admin-ui create its

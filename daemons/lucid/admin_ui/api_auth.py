@@ -2,7 +2,10 @@
 
 Onboarding and enrollment follow the design in the package docstring: gatekeeper checks
 the setup code (first owner) and its own enrollment codes; admin-ui keeps a hash of each
-enrollment code it asked for, so password-only accounts can enroll too. Each ceremony is
+enrollment code it asked for, so password-only accounts can enroll too. Both codes are
+checked before the browser is asked for a passkey (a wrong one leaves no stray passkey on
+the authenticator): enrollment codes against admin-ui's hash, the setup code by asking
+gatekeeper (`_setup_code_refused`); the completing call checks them again. Each ceremony is
 two calls: ``POST …`` returns ``{"flow", "publicKey"}`` (options for
 ``navigator.credentials.create``/``get``), ``POST …/{flow}`` takes the browser's
 ``PublicKeyCredential`` JSON as the whole body. Failed codes, passwords and passkeys count
@@ -11,9 +14,12 @@ against the login rate limit (per client address, and per account where one is n
 
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Any
 
 from aiohttp import web
+from webauthn.helpers import bytes_to_base64url
 
 from lucid.admin_ui import auth
 from lucid.admin_ui.accounts import Credential
@@ -77,6 +83,49 @@ async def _begin_registration(
     return ok({"flow": flow_id, "publicKey": options})
 
 
+#: ``clientDataJSON.type`` of the code check: not ``webauthn.create``, so no verifier takes it.
+CODE_CHECK_TYPE = "lucid.setup-code-check"
+
+
+def _code_check_credential(challenge: bytes) -> str:
+    """A stand-in "credential" that can never register: it names the challenge of a
+    registration gatekeeper just began, but has no attestation, no public key and a client
+    data type that is not ``webauthn.create``."""
+    client_data = {"type": CODE_CHECK_TYPE, "challenge": bytes_to_base64url(challenge)}
+    raw_id = bytes_to_base64url(secrets.token_bytes(16))
+    client_data_b64 = bytes_to_base64url(json.dumps(client_data).encode())
+    return json.dumps(
+        {
+            "id": raw_id,
+            "rawId": raw_id,
+            "type": "public-key",
+            "response": {"clientDataJSON": client_data_b64},
+            "clientExtensionResults": {},
+        }
+    )
+
+
+async def _setup_code_refused(deps: Deps, account: str, code: str, challenge: bytes) -> bool:
+    """Whether gatekeeper refuses ``code``, asked before the browser makes a passkey.
+
+    gatekeeper owns the setup code and has no method to only check it, so this asks
+    CompleteRegistration with `_code_check_credential`: gatekeeper finds the registration
+    just begun, checks the code (refusing a wrong one with NotAuthorized), and only then
+    the attestation, which this stand-in can never pass (InvalidArgument). Nothing is
+    stored or spent either way. Any other answer counts as "not refused": the real
+    CompleteRegistration checks the code again and stays the only one that decides.
+    """
+    try:
+        await deps.peers.gatekeeper.complete_registration(
+            account, _code_check_credential(challenge), code
+        )
+    except NotAuthorizedError:
+        return True
+    except InvalidArgumentError:
+        return False
+    raise ApiError(500, "internal", "gatekeeper accepted a credential without attestation")
+
+
 async def _register_with_gatekeeper(
     request: web.Request, deps: Deps, kind: str
 ) -> tuple[Flow, Credential]:
@@ -116,9 +165,14 @@ async def setup_begin(request: web.Request) -> web.Response:
     if await deps.store.has_owner():
         raise ApiError(409, "onboarded", "this device already has an owner; log in instead")
     _limit(deps, [_ip(request)])
-    return await _begin_registration(
-        deps, "setup", account, {"code": code, "password_hash": password_hash}
-    )
+    options = public_key_options(await deps.peers.gatekeeper.begin_registration(account))
+    challenge = challenge_of(options)
+    if await _setup_code_refused(deps, account, code, challenge):
+        deps.limiter.fail([_ip(request)])
+        raise ApiError(403, "wrong_code", "gatekeeper refused the code: it is not the setup code")
+    data = {"code": code, "password_hash": password_hash, "account": account}
+    flow_id = deps.flows.put(Flow("setup", challenge, "", data))
+    return ok({"flow": flow_id, "publicKey": options})
 
 
 async def setup_complete(request: web.Request) -> web.Response:

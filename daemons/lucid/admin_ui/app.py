@@ -23,6 +23,9 @@ MAX_BODY = 256 * 1024  # JSON bodies only; nothing is uploaded
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Routes that are not part of the JSON API (nor of the OpenAPI document).
+PAGES = frozenset({("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static")})
+
 
 async def openapi(request: web.Request) -> web.Response:
     deps = deps_of(request)
@@ -80,6 +83,11 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """The page's icon where browsers look for it without being told (``/favicon.ico``)."""
+    return web.FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
+
 def create_app(deps: Deps) -> web.Application:
     """Build the application for ``deps``.
 
@@ -93,10 +101,11 @@ def create_app(deps: Deps) -> web.Application:
     app.on_response_prepare.append(add_headers)
     app.on_shutdown.append(deps.hub.close)
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     for method, path, handler in API:
         app.router.add_route(method, path, handler)
     app.router.add_static("/static", STATIC, follow_symlinks=False)
-    registered = {("GET", "/"), ("GET", "/static")} | {(m, p) for m, p, _h in API}
+    registered = PAGES | {(m, p) for m, p, _h in API}
     if registered != set(ROUTES):
         raise RuntimeError(f"routes without an access rule: {sorted(registered ^ set(ROUTES))}")
     if {(m, p) for m, p, _h in API} != set(OPERATIONS):

@@ -1,7 +1,7 @@
 """Roles and the one table that says which role may use which route.
 
 ``ROUTES`` maps (HTTP method, route pattern as registered with aiohttp) to the roles
-allowed, or to ``PUBLIC`` for routes that need no login (the page shell, static files,
+allowed, or to ``PUBLIC`` for routes that need no login (the page shell, its icon, static files,
 the OpenAPI document, onboarding, enrollment and login). `security.access_middleware`
 enforces it for every request, and the app factory refuses to start if a registered
 route is missing here (or the other way round), so nothing is reachable by omission.
@@ -35,6 +35,7 @@ OWNER: Final[Access] = frozenset({Role.OWNER})
 ROUTES: Final[dict[tuple[str, str], Access]] = {
     # the page shell and its files, the API description
     ("GET", "/"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/static"): PUBLIC,
     ("GET", "/api/openapi.json"): PUBLIC,
     # onboarding, enrollment and login (rate-limited, Origin-checked)

@@ -1,22 +1,57 @@
-// The logged-in pages. Each returns an element; the server enforces every role check,
-// the pages only hide what a role cannot use.
-import { api, field, formData, h, say, table } from "./api.js";
+// The logged-in pages. Each page function returns { el, refresh? }: `el` is what is shown,
+// `refresh()` re-reads the page's lists and updates them in place (called on every live
+// event); it never touches what the person is working on (forms, open panes, codes).
+// The server enforces every role check; the pages only hide what a role cannot use.
+import { act, api, field, formData, h, table, tableRow, uid } from "./api.js";
 import { create, get } from "./webauthn.js";
 
 const approver = (me) => me.role === "owner" || me.role === "admin";
 const auditor = (me) => approver(me) || me.role === "auditor";
 const when = (t) => (t ? new Date(Number(t) * 1000).toLocaleString() : "");
 
-async function act(fn, message) {
-  try { await fn(); say(message); } catch (err) { say(err.message, true); }
+// refresh() from load() and apply(): overlapping calls never apply an older answer over a
+// newer one.
+function reader(load, apply) {
+  let started = 0;
+  let applied = 0;
+  return async () => {
+    const mine = ++started;
+    const data = await load();
+    if (mine < applied) return;
+    applied = mine;
+    apply(data);
+  };
 }
 
+// A table whose body is replaced on each refresh, with a note shown instead while empty.
+function liveTable(columns, emptyText) {
+  const body = h("tbody");
+  const el = h("table", {}, h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), body);
+  const empty = h("p", {}, emptyText);
+  return {
+    body, el, empty,
+    set(rows) {
+      body.replaceChildren(...rows.map((r) => tableRow(r)));
+      el.hidden = rows.length === 0;
+      empty.hidden = rows.length !== 0;
+    },
+  };
+}
+
+// --- requests ---------------------------------------------------------------------------
+
 function scopeForm(scope) {
-  const box = (name, label) => h("label", {}, h("input", { type: "checkbox", name, checked: !!scope[name] }), " ", label);
-  return h("fieldset", {}, h("legend", {}, "Scope"),
-    field("Grant lifetime (s)", "ttl_s", "number", { value: scope.ttl_s, min: 1 }),
-    field("Longest session (s)", "max_duration_s", "number", { value: scope.max_duration_s, min: 1 }),
-    box("clipboard", "clipboard"), box("file_transfer", "file transfer"), box("drives", "drives"));
+  const number = (label, name) => {
+    const id = uid(name);
+    return [h("label", { for: id }, label),
+      h("input", { id, name, type: "number", value: scope[name], min: 1, required: true })];
+  };
+  const box = (name, label) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name, checked: !!scope[name] }), label);
+  return h("fieldset", { class: "scope" }, h("legend", {}, "Scope to grant"),
+    h("div", { class: "pairs" }, number("Grant lifetime (s)", "ttl_s"), number("Longest session (s)", "max_duration_s")),
+    h("div", { class: "checks" }, box("clipboard", "clipboard"), box("file_transfer", "file transfer"),
+      box("drives", "drives")));
 }
 
 function readScope(form) {
@@ -25,105 +60,182 @@ function readScope(form) {
     clipboard: "clipboard" in d, file_transfer: "file_transfer" in d, drives: "drives" in d };
 }
 
-function decisionForm(me, req, refresh) {
-  const id = req.request?.id ?? req.id;
-  const form = h("form", {}, scopeForm(req.request?.requested_scope ?? req.requested_scope ?? {}),
-    field("Password (only if the policy allows password approvals)", "password", "password"));
-  const passkey = (decision) => act(async () => {
-    const begun = await api("POST", `/api/requests/${id}/approval`, { decision, scope: readScope(form) });
+// The decision form of one request; `byPassword` lists the parts only shown while the
+// policy allows password approvals.
+function decisionForm(req, scope, refresh) {
+  const id = req.id;
+  const form = h("form", { class: "decision" });
+  const passkey = () => act(async () => {
+    const begun = await api("POST", `/api/requests/${id}/approval`, { decision: "approve", scope: readScope(form) });
     const credential = await get(begun.publicKey);
     await api("POST", `/api/requests/${id}/approval/${begun.flow}`, credential);
     await refresh();
-  }, `${id}: ${decision} signed`);
+  }, `${id}: approve signed`);
   const withPassword = () => act(async () => {
     const password = formData(form).password;
     await api("POST", `/api/requests/${id}/decision`, { decision: "approve", scope: readScope(form), password });
     await refresh();
   }, `${id}: approved with password`);
   const deny = () => act(async () => { await api("POST", `/api/requests/${id}/deny`, {}); await refresh(); }, `${id}: denied`);
-  form.append(
-    h("button", { type: "button", onclick: () => passkey("approve") }, "Approve with passkey"),
+  const pwId = uid("password");
+  const byPassword = [
+    h("div", { class: "pairs" }, h("label", { for: pwId }, "Password"),
+      h("input", { id: pwId, name: "password", type: "password", autocomplete: "current-password" })),
     h("button", { type: "button", onclick: withPassword }, "Approve with password"),
-    h("button", { type: "button", onclick: deny }, "Deny"));
-  return approver(me) ? form : null;
+  ];
+  form.addEventListener("submit", (e) => e.preventDefault());
+  form.append(scopeForm(scope), byPassword[0],
+    h("div", { class: "actions" },
+      h("button", { type: "button", onclick: passkey }, "Approve with passkey"), byPassword[1],
+      h("button", { type: "button", onclick: deny }, "Deny")));
+  return { form, byPassword };
 }
 
-export async function requestsPage(me, refresh) {
-  const pending = await api("GET", "/api/requests?state=pending");
-  const rows = pending.map((r) => {
-    const req = r.request ?? r;
-    return [h("span", { class: "mono" }, req.id), req.user, req.source || "—", req.target,
-      req.requested_at, decisionForm(me, r, refresh)];
-  });
-  return h("section", {}, h("h2", {}, "Pending requests"),
-    rows.length ? table(["session", "user", "from", "target", "requested", ""], rows)
-      : h("p", {}, "Nothing is waiting for approval. This list updates by itself."));
+export async function requestsPage(me) {
+  const rows = new Map(); // request id -> { tr, byPassword }
+  const body = h("tbody");
+  const columns = ["session", "user", "from", "target", "requested"].concat(approver(me) ? ["decision"] : []);
+  const list = h("table", { class: "requests" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), body);
+  const empty = h("p", {}, "Nothing is waiting for approval. This list updates by itself.");
+  let passwords = false; // whether the policy allows password approvals
+  // Rows of requests still pending stay as they are (with whatever scope is being typed);
+  // new ones are added in the server's order, decided ones removed.
+  const refresh = reader(
+    () => Promise.all([api("GET", "/api/requests?state=pending"),
+      approver(me) ? api("GET", "/api/policy") : null]),
+    ([pending, policy]) => {
+      passwords = policy?.policy?.allow_password_approval === true;
+      const ids = new Set(pending.map((r) => (r.request ?? r).id));
+      for (const [id, row] of rows) if (!ids.has(id)) { row.tr.remove(); rows.delete(id); }
+      let next = null;
+      for (const r of [...pending].reverse()) {
+        const req = r.request ?? r;
+        let row = rows.get(req.id);
+        if (!row) {
+          const decision = approver(me) ? decisionForm(req, req.requested_scope ?? {}, refresh) : null;
+          const cells = [h("span", { class: "mono" }, req.id), req.user, req.source || "—", req.target, req.requested_at];
+          if (decision) cells.push(decision.form);
+          row = { tr: tableRow(cells), byPassword: decision ? decision.byPassword : [] };
+          row.tr.dataset.session = req.id;
+          rows.set(req.id, row);
+          body.insertBefore(row.tr, next);
+        }
+        next = row.tr;
+      }
+      for (const row of rows.values()) for (const el of row.byPassword) el.hidden = !passwords;
+      list.hidden = rows.size === 0;
+      empty.hidden = rows.size !== 0;
+    });
+  await refresh();
+  return { el: h("section", {}, h("h2", {}, "Pending requests"), list, empty), refresh };
 }
 
-export async function sessionsPage(me, refresh) {
-  const data = await api("GET", "/api/sessions");
-  const rows = data.grants.map((g) => {
-    const id = g.request?.id ?? g.id;
-    const revoke = h("button", { type: "button", onclick: () => act(async () => {
-      await api("POST", `/api/requests/${id}/revoke`, { reason: "revoked from the device page" }); await refresh();
-    }, `${id}: revoked`) }, "Revoke");
-    return [h("span", { class: "mono" }, id), g.state, g.grant?.expires_at ?? "",
-      g.recording ? g.recording.state : "not recording", approver(me) ? revoke : null];
+// --- sessions and history ---------------------------------------------------------------
+
+export async function sessionsPage(me) {
+  const list = liveTable(["session", "state", "grant expires", "recording"].concat(approver(me) ? ["action"] : []),
+    "No approved or active sessions.");
+  const recorder = h("p", { class: "bad", hidden: true });
+  const refresh = reader(() => api("GET", "/api/sessions"), (data) => {
+    recorder.hidden = data.recorder === "ok";
+    recorder.textContent = data.recorder === "ok" ? "" : `recorder ${data.recorder}`;
+    list.set(data.grants.map((g) => {
+      const id = g.request?.id ?? g.id;
+      const cells = [h("span", { class: "mono" }, id), g.state, g.grant?.expires_at ?? "",
+        g.recording ? g.recording.state : "not recording"];
+      if (approver(me)) {
+        cells.push(h("button", { type: "button", onclick: () => act(async () => {
+          await api("POST", `/api/requests/${id}/revoke`, { reason: "revoked from the device page" });
+          await refresh();
+        }, `${id}: revoked`) }, "Revoke"));
+      }
+      return cells;
+    }));
   });
-  return h("section", {}, h("h2", {}, "Active sessions"),
-    data.recorder === "ok" ? null : h("p", { class: "bad" }, `recorder ${data.recorder}`),
-    rows.length ? table(["session", "state", "grant expires", "recording", ""], rows) : h("p", {}, "No approved or active sessions."));
+  await refresh();
+  return { el: h("section", {}, h("h2", {}, "Active sessions"), recorder, list.el, list.empty), refresh };
 }
 
 export async function historyPage(me) {
-  const sessions = await api("GET", "/api/history");
-  const detail = h("div");
+  const detail = h("div", { class: "detail" });
+  let shown = null; // the latest click: a slower answer for an earlier one is dropped
   const show = (s) => async () => {
+    const mine = {};
+    shown = mine;
     detail.replaceChildren(h("h3", {}, s.session));
     if (!auditor(me)) return;
     const verdict = h("p", {}, "Verifying…");
+    const manifest = h("div");
     detail.append(h("p", {}, h("a", { href: `/api/history/${s.session}/bundle`, download: `${s.session}.lucid` },
-      "Download evidence bundle")), verdict);
-    api("GET", `/api/history/${s.session}/verify`).then((v) => {
+      "Download evidence bundle")), verdict, manifest);
+    // one call at a time: the manifest (quick), then the verification (exports the bundle)
+    try {
+      const doc = await api("GET", `/api/history/${s.session}/manifest`);
+      manifest.replaceChildren(h("h4", {}, "Manifest"), h("pre", {}, JSON.stringify(doc, null, 2)));
+    } catch (err) {
+      manifest.replaceChildren(h("p", { class: "bad" }, err.message));
+    }
+    if (shown !== mine) return;
+    try {
+      const v = await api("GET", `/api/history/${s.session}/verify`);
       verdict.textContent = v.ok ? `Verified: ${v.chunks} chunks, root ${v.root}, ${v.approvals} approval(s), signed by this device`
         : `FAILED at ${v.item}: ${v.message}`;
       verdict.className = v.ok ? "ok" : "bad";
-    }).catch((err) => { verdict.textContent = err.message; verdict.className = "bad"; });
-    const manifest = await api("GET", `/api/history/${s.session}/manifest`);
-    detail.append(h("h4", {}, "Manifest"), h("pre", {}, JSON.stringify(manifest, null, 2)));
+    } catch (err) {
+      verdict.textContent = err.message;
+      verdict.className = "bad";
+    }
   };
-  const rows = sessions.map((s) => [h("button", { type: "button", onclick: show(s) }, s.session), s.state,
-    s.chunks, s.bytes, when(s.sealed_at), h("span", { class: "mono" }, s.root)]);
-  return h("section", {}, h("h2", {}, "History"),
+  const list = liveTable(["session", "state", "chunks", "bytes", "sealed", "root"], "No recorded sessions yet.");
+  const refresh = reader(() => api("GET", "/api/history"), (sessions) => {
+    list.set(sessions.map((s) => [
+      h("button", { type: "button", onclick: show(s) }, s.session),
+      s.state, s.chunks, s.bytes, when(s.sealed_at), h("span", { class: "mono" }, s.root)]));
+  });
+  await refresh();
+  return { el: h("section", {}, h("h2", {}, "History"),
     h("p", { class: "note" }, "Playback in the browser, for roles allowed to decrypt, comes later; " +
       "until then download the bundle and use `lucid play` with a recipient key."),
-    table(["session", "state", "chunks", "bytes", "sealed", "root"], rows), detail);
+    list.el, list.empty, detail), refresh };
 }
 
+// --- device -----------------------------------------------------------------------------
+
 export async function keysPage() {
-  const keys = await api("GET", "/api/keys");
-  const d = keys.device;
-  return h("section", {}, h("h2", {}, "Device keys"),
-    table(["", ""], [["fingerprint", h("code", {}, d.fingerprint)], ["Ed25519 (signs manifests)", h("code", {}, d.ed25519)],
-      ["X25519 (device recipient)", h("code", {}, d.x25519)], ["backend", d.backend]]),
-    h("h3", {}, "Configured auditor recipients"),
-    keys.recipients.length ? table(["fingerprint", "X25519"], keys.recipients.map((r) => [r.fingerprint, h("code", {}, r.x25519)]))
-      : h("p", {}, "None: only the device can open recordings."));
+  const section = h("section");
+  const refresh = reader(() => api("GET", "/api/keys"), (keys) => {
+    const d = keys.device;
+    section.replaceChildren(h("h2", {}, "Device keys"),
+      table(null, [["fingerprint", h("code", {}, d.fingerprint)], ["Ed25519 (signs manifests)", h("code", {}, d.ed25519)],
+        ["X25519 (device recipient)", h("code", {}, d.x25519)], ["backend", d.backend]]),
+      h("h3", {}, "Configured auditor recipients"),
+      keys.recipients.length ? table(["fingerprint", "X25519"], keys.recipients.map((r) => [r.fingerprint, h("code", {}, r.x25519)]))
+        : h("p", {}, "None: only the device can open recordings."));
+  });
+  await refresh();
+  return { el: section, refresh };
 }
 
 export async function devicePage() {
-  const d = await api("GET", "/api/device");
+  const section = h("section");
   const gib = (n) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-  return h("section", {}, h("h2", {}, "Device"), h("p", {}, "Web address: ", h("code", {}, d.url)),
-    table(["daemon", "bus name", "running"], d.daemons.map((x) => [x.daemon, x.bus_name,
-      h("span", { class: x.running ? "ok" : "bad" }, x.running ? "yes" : "no")])),
-    h("h3", {}, "Storage"), table(["path", "used", "free", "total"], d.storage.map((s) => [s.path, gib(s.used), gib(s.free), gib(s.total)])),
-    h("h3", {}, "Versions"), table(["", ""], Object.entries(d.versions)));
+  const refresh = reader(() => api("GET", "/api/device"), (d) => {
+    section.replaceChildren(h("h2", {}, "Device"), h("p", {}, "Web address: ", h("code", {}, d.url)),
+      table(["daemon", "bus name", "running"], d.daemons.map((x) => [x.daemon, x.bus_name,
+        h("span", { class: x.running ? "ok" : "bad" }, x.running ? "yes" : "no")])),
+      h("h3", {}, "Storage"), table(["path", "used", "free", "total"], d.storage.map((s) => [s.path, gib(s.used), gib(s.free), gib(s.total)])),
+      h("h3", {}, "Versions"), table(null, Object.entries(d.versions)));
+  });
+  await refresh();
+  return { el: section, refresh };
 }
 
-export async function accountsPage(me, refresh) {
-  const accounts = await api("GET", "/api/accounts");
-  const result = h("p");
+// --- accounts and policy ----------------------------------------------------------------
+
+export async function accountsPage(me) {
+  const list = liveTable(["account", "role", "password", "TOTP", "passkeys"], "No accounts.");
+  const result = h("p", { class: "code" });
   const invite = h("form", {}, h("h3", {}, "Invite"), field("Account name", "account", "text", { required: true }),
     h("label", {}, "Role ", h("select", { name: "role" },
       (me.role === "owner" ? ["admin", "auditor", "viewer", "owner"] : ["auditor", "viewer"]).map((r) => h("option", {}, r)))),
@@ -132,27 +244,31 @@ export async function accountsPage(me, refresh) {
     const inv = await api("POST", "/api/accounts", formData(invite));
     result.replaceChildren("Code for ", inv.account, " (shown once): ", h("code", {}, inv.code));
   }, "invitation created"); });
-  return h("section", {}, h("h2", {}, "Accounts"),
-    table(["account", "role", "password", "TOTP", "passkeys"], accounts.map((a) => [a.account, a.role,
-      a.password ? "yes" : "no", a.totp ? "yes" : "no", String(a.approval_passkeys.length)])), invite);
+  const refresh = reader(() => api("GET", "/api/accounts"), (accounts) => {
+    list.set(accounts.map((a) => [a.account, a.role, a.password ? "yes" : "no", a.totp ? "yes" : "no",
+      String(a.approval_passkeys.length)]));
+  });
+  await refresh();
+  return { el: h("section", {}, h("h2", {}, "Accounts"), list.el, list.empty, invite), refresh };
 }
 
-export async function policyPage(me, refresh) {
+export async function policyPage(me, page) {
   const { policy, hash } = await api("GET", "/api/policy");
   const section = h("section", {}, h("h2", {}, `Policy v${policy.version}`), h("p", {}, "hash ", h("code", {}, hash)));
   const { version, ...editable } = policy;
-  const text = h("textarea", { rows: 20, cols: 80, readonly: me.role !== "owner" });
+  const text = h("textarea", { rows: 20, cols: 80, readonly: me.role !== "owner", "aria-label": "Policy" });
   text.value = JSON.stringify(editable, null, 2);
   section.append(text);
   if (me.role === "owner") {
     section.append(h("button", { type: "button", onclick: () => act(async () => {
-      await api("PUT", "/api/policy", text.value); await refresh();
+      await api("PUT", "/api/policy", text.value); await page.reload();
     }, "policy saved") }, "Save policy"));
   }
-  return section;
+  return { el: section };
 }
 
-export async function accountPage(me, refresh) {
+export async function accountPage(_me, page) {
+  const me = await api("GET", "/api/me"); // fresh: passkeys and TOTP change here
   const pw = h("form", {}, h("h3", {}, me.password ? "Change password" : "Set a password"),
     me.password ? field("Current password", "current", "password") : null,
     field("New password (10+ characters)", "new", "password", { required: true }),
@@ -161,7 +277,7 @@ export async function accountPage(me, refresh) {
   const totp = h("div");
   if (me.totp) {
     const off = h("form", {}, field("TOTP code", "code", "text"), h("button", { type: "submit" }, "Turn TOTP off"));
-    off.addEventListener("submit", (e) => { e.preventDefault(); act(async () => { await api("DELETE", "/api/me/totp", formData(off)); await refresh(); }, "TOTP off"); });
+    off.addEventListener("submit", (e) => { e.preventDefault(); act(async () => { await api("DELETE", "/api/me/totp", formData(off)); await page.reload(); }, "TOTP off"); });
     totp.append(off);
   } else {
     totp.append(h("button", { type: "button", onclick: () => act(async () => {
@@ -169,15 +285,15 @@ export async function accountPage(me, refresh) {
       const confirm = h("form", {}, h("p", {}, "Add this secret to an authenticator app: ", h("code", {}, begun.secret)),
         h("p", { class: "mono" }, begun.uri), field("Current code", "code", "text"), h("button", { type: "submit" }, "Confirm"));
       confirm.addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
-        await api("POST", `/api/me/totp/${begun.flow}`, formData(confirm)); await refresh(); }, "TOTP on"); });
+        await api("POST", `/api/me/totp/${begun.flow}`, formData(confirm)); await page.reload(); }, "TOTP on"); });
       totp.replaceChildren(confirm);
     }, "") }, "Turn TOTP on"));
   }
   const passkey = h("button", { type: "button", onclick: () => act(async () => {
     const begun = await api("POST", "/api/me/passkeys");
     await api("POST", `/api/me/passkeys/${begun.flow}`, await create(begun.publicKey));
-    await refresh();
+    await page.reload();
   }, "passkey added") }, "Add a passkey");
-  return h("section", {}, h("h2", {}, `${me.account} (${me.role})`),
-    h("p", {}, `${me.passkeys.length} passkey(s) for login; login ends ${when(me.expires_at)}.`), passkey, pw, h("h3", {}, "TOTP"), totp);
+  return { el: h("section", {}, h("h2", {}, `${me.account} (${me.role})`),
+    h("p", {}, `${me.passkeys.length} passkey(s) for login; login ends ${when(me.expires_at)}.`), passkey, pw, h("h3", {}, "TOTP"), totp) };
 }
