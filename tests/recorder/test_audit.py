@@ -15,7 +15,8 @@ import pytest
 from lucid.recorder.audit import AuditRecorder, KeyStats, rfc3339_ms
 from lucid.recorder.encoder import EncoderSettings, probe_encoder
 from lucid.recorder.errors import DisplayUnavailableError
-from lucid.recorder.segments import JsonLinesWriter, list_segments
+from lucid.recorder.jsonlines import JsonLinesWriter
+from lucid.recorder.segments import list_segments
 from tests.recorder.conftest import (
     start_client,
     start_xvfb,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lucid.recorder.errors import SpoolFullError
+from lucid.recorder.jsonlines import JsonLinesWriter
 from lucid.recorder.segments import (
-    JsonLinesWriter,
     Segment,
     SegmentWriter,
     list_segments,

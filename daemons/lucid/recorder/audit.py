@@ -42,7 +42,7 @@ from Xlib.protocol import rq
 from lucid.recorder.capture import xauthority_env
 from lucid.recorder.encoder import EncoderChoice
 from lucid.recorder.errors import DisplayUnavailableError, RecorderError
-from lucid.recorder.segments import JsonLinesWriter
+from lucid.recorder.jsonlines import JsonLinesWriter
 
 __all__ = ["AuditRecorder", "FocusInfo", "KeyStats", "rfc3339_ms"]
 

@@ -27,8 +27,9 @@ from lucid.recorder import errors as rec_errors
 from lucid.recorder.audit import AuditRecorder, rfc3339_ms
 from lucid.recorder.encoder import EncoderChoice, EncoderSettings
 from lucid.recorder.gate import Gate
+from lucid.recorder.jsonlines import JsonLinesWriter
 from lucid.recorder.pipeline import RecordingResult, record
-from lucid.recorder.segments import JsonLinesWriter, recover_parts
+from lucid.recorder.segments import recover_parts
 from lucid.runtime import spool
 from lucid.runtime.errors import (
     BusError,
