@@ -13,6 +13,7 @@ PAGES = {("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static")}
 
 
 def concrete(path: str) -> str:
+    path = re.sub(r"{stream}", "video.0", path)
     return re.sub(r"{session}", "s1", re.sub(r"{flow}", "f1", path))
 
 

@@ -5,23 +5,37 @@ hands it an anonymous temporary file in its own state dir (merkle truncates and 
 a pipe will not do), then streams that file to the browser and lets it vanish. Verifying
 runs `lucid.evidence.verify` on the same kind of export, pinned to walletd's identity key:
 the page shows what ``lucid verify`` would say about the file it would download.
+
+Playback: the encryptor decrypts one stream of the session into a pipe admin-ui made
+(``OpenStream``) and admin-ui relays it to the browser with the stream's media type from
+the signed manifest. The data key stays in the encryptor, plaintext only passes through
+memory, and a stream that breaks half way is cut off (its Content-Length is not met) so
+the browser cannot take a prefix for the whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
+import re
 import tempfile
 from typing import IO, Any
 
 from aiohttp import web
 
-from lucid.admin_ui.deps import Deps, deps_of
-from lucid.admin_ui.jsonio import ok
+from lucid.admin_ui.deps import LOGIN_KEY, Deps, deps_of
+from lucid.admin_ui.jsonio import Invalid, ok
 from lucid.evidence.errors import EvidenceError, VerificationError
 from lucid.evidence.verify import verify_bundle
+from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
+log = logging.getLogger("lucid.admin_ui.history")
+
 READ_SIZE = 256 * 1024
+STREAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HIDDEN = frozenset({"manifest"})  # merkle's file path: nothing for a browser
 
 
@@ -82,6 +96,59 @@ async def bundle(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         await asyncio.to_thread(fh.close)
+
+
+def _media_type(manifest: bytes, stream: str) -> str:
+    """The stream's media type as the signed manifest declares it."""
+    doc = json.loads(manifest)
+    body = doc.get("manifest", doc) if isinstance(doc, dict) else {}
+    for s in body.get("streams", []) if isinstance(body, dict) else []:
+        if isinstance(s, dict) and s.get("name") == stream:
+            return str(s.get("media_type") or "application/octet-stream")
+    raise NotFoundError(f"the manifest has no stream {stream!r}")
+
+
+async def play(request: web.Request) -> web.StreamResponse:
+    """One decrypted stream of a sealed session (fMP4 video or JSON-lines audit)."""
+    deps = deps_of(request)
+    session = _session(request)
+    stream = request.match_info["stream"]
+    if not STREAM_NAME.fullmatch(stream):
+        raise Invalid("a stream name is 1-64 of A-Z a-z 0-9 . _ -")
+    media_type = _media_type(await deps.peers.merkle.get_manifest(session), stream)
+    read_end, write_end = os.pipe()
+    try:
+        try:
+            size = await deps.peers.encryptor.open_stream(session, stream, write_end)
+        finally:
+            os.close(write_end)  # the encryptor holds its own copy; EOF comes when it is done
+        log.info("playback: %s %s for %s", session, stream, request[LOGIN_KEY].account)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": media_type,
+                "Content-Length": str(size),
+                "Cache-Control": "no-store",
+                "Content-Disposition": "inline",
+            }
+        )
+        await response.prepare(request)
+        sent = 0
+        while sent < size:
+            part = await asyncio.to_thread(os.read, read_end, READ_SIZE)
+            if not part:
+                break
+            await response.write(part)
+            sent += len(part)
+        if sent != size:
+            log.error("playback of %s %s broke after %d of %d bytes", session, stream, sent, size)
+            # drop the connection: a short body under a Content-Length is a visible failure
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        await response.write_eof()
+        return response
+    finally:
+        os.close(read_end)
 
 
 async def verify(request: web.Request) -> web.Response:

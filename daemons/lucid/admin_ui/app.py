@@ -65,6 +65,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/api/history/{session}/manifest", api_history.manifest),
     ("GET", "/api/history/{session}/bundle", api_history.bundle),
     ("GET", "/api/history/{session}/verify", api_history.verify),
+    ("GET", "/api/history/{session}/streams/{stream}", api_history.play),
     ("GET", "/api/keys", api_device.keys),
     ("GET", "/api/device", api_device.device),
     ("GET", "/api/policy", api_device.get_policy),

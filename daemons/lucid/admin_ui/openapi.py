@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from lucid.admin_ui.roles import PUBLIC, ROUTES
-from lucid.admin_ui.schemas import FLOW_PARAM, SCHEMAS, SESSION_PARAM, Schema
+from lucid.admin_ui.schemas import FLOW_PARAM, SCHEMAS, SESSION_PARAM, STREAM_PARAM, Schema
 
 JSON = "application/json"
 
@@ -158,6 +158,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "history",
         answer="VerifyResult",
     ),
+    ("GET", "/api/history/{session}/streams/{stream}"): Op(
+        "Play one stream, decrypted on the device: video.N (fragmented MP4) or audit (JSON lines)",
+        "history",
+        answer="Flag",
+        media="video/mp4",
+    ),
     ("GET", "/api/keys"): Op(
         "Device public keys and fingerprints; configured auditor keys", "device", answer="Keys"
     ),
@@ -185,7 +191,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
 }
 
-_PARAMS = {"session": SESSION_PARAM, "flow": FLOW_PARAM}
+_PARAMS = {"session": SESSION_PARAM, "flow": FLOW_PARAM, "stream": STREAM_PARAM}
 
 
 def _operation(method: str, path: str, op: Op) -> dict[str, Any]:

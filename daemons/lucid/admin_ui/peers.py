@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dbus_fast.aio import MessageBus
 
+from lucid.encryptor.client import EncryptorClient
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.merkle.client import MerkleClient
 from lucid.recorder.client import RecorderClient
@@ -35,6 +36,7 @@ class _Probe(ContractClient):
 @dataclass(frozen=True)
 class Peers:
     gatekeeper: GatekeeperClient
+    encryptor: EncryptorClient
     merkle: MerkleClient
     recorder: RecorderClient
     walletd: WalletdClient
@@ -44,6 +46,7 @@ class Peers:
     def connect(cls, bus: MessageBus, max_in_flight: int, timeout_s: float) -> Peers:
         return cls(
             gatekeeper=GatekeeperClient(bus, max_in_flight, timeout_s),
+            encryptor=EncryptorClient(bus, max_in_flight, timeout_s),
             merkle=MerkleClient(bus, max_in_flight, timeout_s),
             recorder=RecorderClient(bus, max_in_flight, timeout_s),
             walletd=WalletdClient(bus, max_in_flight, timeout_s),

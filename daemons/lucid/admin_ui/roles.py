@@ -31,6 +31,8 @@ ANY: Final[Access] = frozenset(Role)
 APPROVERS: Final[Access] = frozenset({Role.OWNER, Role.ADMIN})
 AUDITORS: Final[Access] = frozenset({Role.OWNER, Role.ADMIN, Role.AUDITOR})
 OWNER: Final[Access] = frozenset({Role.OWNER})
+# who may see decrypted recordings in the browser (viewers see that sessions exist, not them)
+DECRYPTORS: Final[Access] = frozenset({Role.OWNER, Role.ADMIN, Role.AUDITOR})
 
 ROUTES: Final[dict[tuple[str, str], Access]] = {
     # the page shell and its files, the API description
@@ -73,6 +75,7 @@ ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("GET", "/api/history/{session}/manifest"): AUDITORS,
     ("GET", "/api/history/{session}/bundle"): AUDITORS,
     ("GET", "/api/history/{session}/verify"): AUDITORS,
+    ("GET", "/api/history/{session}/streams/{stream}"): DECRYPTORS,
     # device, keys, policy, accounts
     ("GET", "/api/keys"): ANY,
     ("GET", "/api/device"): ANY,

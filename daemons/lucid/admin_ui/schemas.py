@@ -187,3 +187,4 @@ SCHEMAS: dict[str, Schema] = {
 
 SESSION_PARAM: Schema = {"type": "string", "pattern": SESSION_RE.pattern}
 FLOW_PARAM: Schema = {"type": "string", "maxLength": 64}
+STREAM_PARAM: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}

@@ -17,3 +17,6 @@ class EncryptorClient(ContractClient):
 
     async def get_session_info(self, session: str) -> dict[str, str]:
         return dict(await self.call("GetSessionInfo", session))
+
+    async def open_stream(self, session: str, stream: str, fd: int) -> int:
+        return int(await self.call("OpenStream", session, stream, fd, fds=[fd]))

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from lucid.chunker.client import ChunkerClient
+from lucid.encryptor.player import Player
 from lucid.encryptor.sealer import MIGRATIONS, Sealer
 from lucid.encryptor.service import EncryptorService
 from lucid.runtime.bus import ContractService
@@ -29,15 +30,19 @@ async def build(rt: Runtime) -> ContractService:
     rt.stack.push_async_callback(db.close)
     service = EncryptorService(rt.bus)
     walletd = WalletdClient(rt.bus, cfg.bus.max_calls_in_flight, cfg.bus.call_timeout_s)
+    store = ChunkStore(cfg.paths.store_dir, fsync=cfg.encryptor.fsync)
     sealer = Sealer(
         db,
         cfg.paths.spool_dir,
-        ChunkStore(cfg.paths.store_dir, fsync=cfg.encryptor.fsync),
+        store,
         walletd.create_data_key,
         service.chunk_sealed,
         service.session_complete,
     )
     service.sealer = sealer
+    service.player = Player(
+        sealer, store, walletd.open_data_key, rt.spawn, cfg.encryptor.max_playbacks
+    )
     wake = asyncio.Event()
 
     def on_chunk(_args: list[Any]) -> None:

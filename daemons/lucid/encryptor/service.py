@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dbus_fast.aio import MessageBus
 
+from lucid.encryptor.player import Player
 from lucid.encryptor.sealer import Sealer
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import ENCRYPTOR
+from lucid.runtime.contracts import ADMIN_UI, ENCRYPTOR
 from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
@@ -17,6 +18,7 @@ class EncryptorService(ContractService):
     def __init__(self, bus: MessageBus) -> None:
         super().__init__(bus)
         self.sealer: Sealer | None = None
+        self.player: Player | None = None
 
     def _sealer(self) -> Sealer:
         if self.sealer is None:
@@ -40,6 +42,12 @@ class EncryptorService(ContractService):
         if info is None or dict(await sealer.sessions()).get(session) != "complete":
             raise NotFoundError(f"session {session} is not complete")
         return info
+
+    async def open_stream(self, caller: Caller, session: str, stream: str, fd: int) -> int:
+        await caller.require(ADMIN_UI)
+        if self.player is None:
+            raise RuntimeError("encryptor service used before it was wired")
+        return await self.player.open(session, stream, fd)
 
     def chunk_sealed(self, session: str, stream: str, index: int, digest: str) -> None:
         self.emit("ChunkSealed", session, stream, index, digest)

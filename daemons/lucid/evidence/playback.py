@@ -32,7 +32,7 @@ from lucid.evidence.keyfile import RecipientKey
 from lucid.evidence.manifest import ChunkEntry, Manifest
 from lucid.evidence.tree import leaf_hash
 
-__all__ = ["data_key_for", "decrypt_stream", "write_stream"]
+__all__ = ["data_key_for", "decrypt_stream", "open_plain", "write_stream"]
 
 
 def data_key_for(manifest: Manifest, key: RecipientKey) -> bytes:
@@ -65,13 +65,17 @@ def data_key_for(manifest: Manifest, key: RecipientKey) -> bytes:
 
 
 def _decompress(c: ChunkEntry, data: bytes) -> bytes:
-    if c.compression == "zstd":
+    return _plain(c.compression, c.plain_size, c.item, data)
+
+
+def _plain(compression: str, plain_size: int, item: str, data: bytes) -> bytes:
+    if compression == "zstd":
         try:
             reader = zstandard.ZstdDecompressor().stream_reader(
                 io.BytesIO(data), read_across_frames=True
             )
             parts = []
-            wanted = c.plain_size + 1  # one more than allowed, to detect overlong output
+            wanted = plain_size + 1  # one more than allowed, to detect overlong output
             while wanted > 0:
                 part = reader.read(wanted)
                 if not part:
@@ -80,12 +84,38 @@ def _decompress(c: ChunkEntry, data: bytes) -> bytes:
                 wanted -= len(part)
             data = b"".join(parts)
         except zstandard.ZstdError as err:
-            raise DecryptionError(c.item, f"{c.item}: not valid zstd ({err})") from None
-    if len(data) != c.plain_size:
-        raise DecryptionError(
-            c.item, f"{c.item}: {len(data)} plaintext bytes, manifest says {c.plain_size}"
-        )
+            raise DecryptionError(item, f"{item}: not valid zstd ({err})") from None
+    if len(data) != plain_size:
+        raise DecryptionError(item, f"{item}: {len(data)} plaintext bytes, expected {plain_size}")
     return data
+
+
+def open_plain(
+    data_key: bytes,
+    session: str,
+    chunk: tuple[str, int, int, str],
+    sealed: bytes,
+) -> bytes:
+    """Open one sealed chunk with its session's data key and undo its compression.
+
+    For holders of the data key itself (the device's encryptor streaming a sealed session
+    to the web page); bundle readers use `decrypt_stream`, which checks the signature first.
+
+    Args:
+        data_key: The session's 32-byte data key.
+        session: The session id (bound into the chunk's associated data).
+        chunk: ``(stream, index, plain_size, compression)`` as recorded when it was sealed.
+        sealed: The sealed chunk bytes.
+
+    Raises:
+        DecryptionError: The chunk does not open, decompress, or has the wrong size.
+
+    Returns:
+        The chunk's plaintext.
+    """
+    stream, index, plain_size, compression = chunk
+    item = f"{stream}[{index}]"
+    return _plain(compression, plain_size, item, open_chunk(data_key, session, stream, index, sealed))
 
 
 def decrypt_stream(bundle: Bundle, key: RecipientKey, stream: str) -> Iterator[bytes]:

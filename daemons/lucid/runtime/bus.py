@@ -188,6 +188,11 @@ class ContractService:
         args = list(msg.body)
         try:
             if "h" in (self.contract.methods[msg.member or ""].in_signature):
+                if len(caller.fds) < msg.signature.count("h"):
+                    raise InvalidArgumentError(
+                        f"{msg.member} needs a file descriptor and none came with the call "
+                        "(the caller's bus connection must negotiate unix fd passing)"
+                    )
                 args = [
                     caller.fds[a] if isinstance(a, int) and t == "h" else a
                     for a, t in zip(args, _top_types(msg.signature), strict=True)

@@ -75,6 +75,7 @@ class ChunkerConfig:
 class EncryptorConfig:
     scan_seconds: float = 0.5
     fsync: bool = True  # fsync ciphertext and its directory before reporting it sealed
+    max_playbacks: int = 2  # decrypted streams to the web page at once (each one a pipe)
 
 
 @dataclass(frozen=True)

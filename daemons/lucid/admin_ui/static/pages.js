@@ -157,6 +157,42 @@ export async function sessionsPage(me) {
   return { el: h("section", {}, h("h2", {}, "Active sessions"), recorder, list.el, list.empty), refresh };
 }
 
+// Playback: each video.N part is a fragmented MP4 the device decrypts on the fly (the data
+// key never leaves it); the audit stream is JSON lines, shown as a table.
+const decryptor = auditor; // owner, admin, auditor: the roles the server lets decrypt
+
+function playback(session, streams) {
+  const el = h("div", { class: "playback" }, h("h4", {}, "Playback"));
+  const base = `/api/history/${encodeURIComponent(session)}/streams/`;
+  for (const s of streams.filter((x) => x.kind === "video")) {
+    const video = h("video", { controls: true, preload: "metadata", src: base + encodeURIComponent(s.name),
+      "aria-label": `Recording ${s.name}` });
+    const status = h("p", { class: "note" });
+    video.addEventListener("error", () => {
+      status.textContent = `${s.name}: cannot be played here (${video.error ? video.error.message || video.error.code : "error"})`;
+      status.className = "bad";
+    });
+    video.addEventListener("loadedmetadata", () => { status.textContent = `${s.name}: ${video.videoWidth}×${video.videoHeight}`; });
+    el.append(h("h5", {}, s.name), video, status);
+  }
+  for (const s of streams.filter((x) => x.kind === "audit")) {
+    const out = h("div");
+    const show = h("button", { type: "button", onclick: () => act(async () => {
+      const resp = await fetch(base + encodeURIComponent(s.name), { credentials: "same-origin" });
+      if (!resp.ok) throw new Error(`audit: ${resp.status} ${resp.statusText}`);
+      const events = (await resp.text()).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const rows = events.slice(0, 500).map((e) => {
+        const { t, type, ...rest } = e;
+        return [t, type, h("code", {}, JSON.stringify(rest))];
+      });
+      out.replaceChildren(h("p", {}, `${events.length} audit event(s)` + (events.length > 500 ? ", first 500 shown" : "")),
+        table(["time", "event", "details"], rows));
+    }) }, "Show audit events");
+    el.append(h("h5", {}, s.name), show, out);
+  }
+  return el;
+}
+
 export async function historyPage(me) {
   const detail = h("div", { class: "detail" });
   let shown = null; // the latest click: a slower answer for an earlier one is dropped
@@ -167,11 +203,15 @@ export async function historyPage(me) {
     if (!auditor(me)) return;
     const verdict = h("p", {}, "Verifying…");
     const manifest = h("div");
+    const player = h("div");
     detail.append(h("p", {}, h("a", { href: `/api/history/${s.session}/bundle`, download: `${s.session}.lucid` },
-      "Download evidence bundle")), verdict, manifest);
+      "Download evidence bundle")), verdict, player, manifest);
     // one call at a time: the manifest (quick), then the verification (exports the bundle)
     try {
       const doc = await api("GET", `/api/history/${s.session}/manifest`);
+      const body = doc.manifest || doc;
+      if (shown !== mine) return;
+      if (decryptor(me) && s.state === "sealed") player.replaceChildren(playback(s.session, body.streams || []));
       manifest.replaceChildren(h("h4", {}, "Manifest"), h("pre", {}, JSON.stringify(doc, null, 2)));
     } catch (err) {
       manifest.replaceChildren(h("p", { class: "bad" }, err.message));
@@ -195,8 +235,8 @@ export async function historyPage(me) {
   });
   await refresh();
   return { el: h("section", {}, h("h2", {}, "History"),
-    h("p", { class: "note" }, "Playback in the browser, for roles allowed to decrypt, comes later; " +
-      "until then download the bundle and use `lucid play` with a recipient key."),
+    h("p", { class: "note" }, decryptor(me) ? "Pick a session to verify it, play it back (decrypted on this device) or download its evidence."
+      : "Your role sees which sessions were recorded; playback and evidence are for auditors and admins."),
     list.el, list.empty, detail), refresh };
 }
 
