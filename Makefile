@@ -6,7 +6,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STATE ?= .state/run
 
-.PHONY: setup run test lint typecheck unit bench format clean distclean
+.PHONY: setup run test lint typecheck contracts unit bench format clean distclean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,13 +20,19 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The Solidity contracts: npm ci (Foundry, solc, OpenZeppelin), forge build + test + lint,
+# exported artifacts checked against the build, gas per anchored session. It also installs
+# the anvil binary the chain-client tests run, so it comes before `unit`.
+contracts:
+	@bash contracts/test.sh
+
 # pytest exits 5 when it collected no test: that is a failure here too.
 unit: setup
 	@rc=0; $(BIN)/pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; \
 	exit $$rc
 
-test: lint typecheck unit
+test: lint typecheck contracts unit
 
 bench: setup
 	$(BIN)/python bench/run.py

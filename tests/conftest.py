@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,15 @@ from dbus_fast.aio import MessageBus
 
 from lucid.runtime.bus import connect
 from lucid.runtime.supervisor import DaemonSet, start_private_bus
+
+
+@pytest.fixture(autouse=True)
+def default_recursion_limit() -> Iterator[None]:
+    """Each test starts with CPython's recursion limit: importing web3 / eth-account (py_ecc)
+    raises it to 100,000 for the whole process, and deep recursion then crashes the
+    interpreter instead of raising RecursionError."""
+    sys.setrecursionlimit(1000)
+    yield
 
 
 @pytest.fixture

@@ -220,10 +220,14 @@ def test_oversized_manifest(sample: Sample, tmp_path: Path) -> None:
 
 def test_reserved_members_accepted_but_not_verified(sample: Sample, tmp_path: Path) -> None:
     members = read_members(sample.path)
-    extra = [("anchor.json", b"{}"), ("approvals/alice.json", b"{}")]
+    extra = [("approvals/alice.json", b"{}")]
     out = _rebuild(sample, tmp_path, members[:3] + extra + members[3:])
     report = verify_bundle(out)
-    assert report.unverified_members == ("anchor.json", "approvals/alice.json")
+    assert report.unverified_members == ("approvals/alice.json",)
+    # anchor.json is checked since docs/evidence.md §15 (tests/evidence/test_anchor.py).
+    bad_anchor = [("anchor.json", b"{}")]
+    with pytest.raises(FormatError, match=r"anchor\.json: batch_root: missing"):
+        verify_bundle(_rebuild(sample, tmp_path, members[:3] + bad_anchor + members[3:]))
 
 
 def test_write_bundle_stream_matches_file(sample: Sample) -> None:

@@ -107,6 +107,10 @@ DAEMONS: tuple[Daemon, ...] = (
         read_write=(SPOOL,),
     ),
     Daemon("admin_ui", "io.lucid.AdminUi1", unit_extras=LAN_WEB_PAGE),
+    # A client of a TRON HTTP API on the device or the LAN (the same allow-list; no listener).
+    Daemon("tron_node", "io.lucid.TronNode1", unit_extras=LAN_WEB_PAGE),
+    # A client of an EVM JSON-RPC endpoint on the device or the LAN (the same allow-list).
+    Daemon("chain_client", "io.lucid.ChainClient1", unit_extras=LAN_WEB_PAGE),
 )
 
 # Debian 12 package of each external tool the tests run.

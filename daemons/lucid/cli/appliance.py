@@ -32,6 +32,7 @@ from lucid.runtime.bus import connect
 from lucid.runtime.config import Config, PathsConfig, dump_config, load_config
 from lucid.runtime.contracts import (
     ADMIN_UI,
+    CHAIN_CLIENT,
     CHUNKER,
     ENCRYPTOR,
     GATEKEEPER,
@@ -43,7 +44,8 @@ from lucid.runtime.errors import LucidError
 from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
 
 #: What `lucid up` runs, in start order (gatekeeper before the recorder that asks it).
-APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, ADMIN_UI)
+#: chain-client's embedded default ledger is "local": it starts its own anvil (docs/anchoring.md).
+APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, CHAIN_CLIENT, ADMIN_UI)
 
 
 def _spool_for(state: Path) -> Path:

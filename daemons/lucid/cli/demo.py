@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lucid.chain_client.waiting import wait_anchored
 from lucid.cli.appliance import prepare_state, running_appliance
 from lucid.cli.commands import export
 from lucid.cli.demo_admin import approve_as_demo_admin
@@ -20,7 +21,7 @@ from lucid.recorder.client import RecorderClient
 from lucid.runtime.ids import new_session_id
 
 
-async def demo(seconds: float, out: Path, state: Path | None) -> int:
+async def demo(seconds: float, out: Path, state: Path | None, chain_rpc: str | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     key_path = out / "auditor.key"
     auditor = RecipientKey.generate()
@@ -28,7 +29,15 @@ async def demo(seconds: float, out: Path, state: Path | None) -> int:
     temp = state is None
     state_dir = Path(tempfile.mkdtemp(prefix="lucid-demo-")) if state is None else state
     try:
-        prepare_state(state_dir, {"walletd": {"recipients": (auditor.public.hex(),)}})
+        # Anchor at once (one session, one confirmation) on the chain-client's own anvil, or
+        # on `chain_rpc` (a dev node: contracts deployed and the device funded there).
+        chain: dict[str, object] = {"batch_window_s": 0.5, "confirmations": 1}
+        if chain_rpc:
+            chain |= {"ledger": "local", "rpc_url": chain_rpc}
+        prepare_state(
+            state_dir,
+            {"walletd": {"recipients": (auditor.public.hex(),)}, "chain_client": chain},
+        )
         async with running_appliance(state_dir) as app:
             desktop = start_desktop()
             try:
@@ -47,6 +56,15 @@ async def demo(seconds: float, out: Path, state: Path | None) -> int:
                 f"{info['chunks']} chunks, root {info['root']}",
                 file=sys.stderr,
             )
+            anchor = await wait_anchored(app.bus, session)
+            if anchor.get("state") == "anchored":
+                print(
+                    f"anchored {session} on chain {anchor['chain_id']} in block "
+                    f"{anchor['block_number']} (tx {anchor['tx']})",
+                    file=sys.stderr,
+                )
+            else:
+                print(f"exporting {session} without an anchor: {anchor['why']}", file=sys.stderr)
             bundle = out / f"{session}.lucid"
             await export(state_dir, session, bundle)
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lucid.cli.playback import remux_to_mp4
 from lucid.cli.progress import byte_bar
+from lucid.evidence.anchor import http_rpc, verify_online
 from lucid.evidence.bundle import open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.keyfile import RecipientKey
@@ -25,7 +26,7 @@ def _size(path: Path) -> int:
         raise FormatError(f"{path}: cannot read ({err.strerror})") from err
 
 
-def verify(path: Path, quiet: bool = False) -> int:
+def verify(path: Path, quiet: bool = False, rpc: str | None = None) -> int:
     total = _size(path)
     with byte_bar(total, "verify", quiet) as bar:
         try:
@@ -34,6 +35,23 @@ def verify(path: Path, quiet: bool = False) -> int:
             bar.close()
             print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
             return 1
+    anchor = report.anchor
+    anchored = ""
+    if anchor is not None:
+        anchored = (
+            f", anchored on chain {anchor.chain_id} in block {anchor.block_number} "
+            f"(tx {anchor.tx_hash})"
+        )
+    if rpc is not None:
+        if anchor is None:
+            print(f"FAILED {path}: anchor: the bundle has no anchor.json to check", file=sys.stderr)
+            return 1
+        try:
+            chain = verify_online(anchor, http_rpc(rpc), identity_key=report.device_ed25519)
+        except VerificationError as err:
+            print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
+            return 1
+        anchored += f", confirmed by {rpc} ({chain.confirmations} confirmations)"
     approvals = (
         f"{report.approvals} approval(s) verified"
         if report.approvals
@@ -42,7 +60,7 @@ def verify(path: Path, quiet: bool = False) -> int:
     print(
         f"OK {path}: session {report.session}, {report.chunk_count} chunks, "
         f"{report.total_bytes} bytes, root {report.tree_root.hex()}, "
-        f"device {report.device_ed25519.hex()}, {approvals}"
+        f"device {report.device_ed25519.hex()}, {approvals}{anchored}"
         + ("" if report.complete else " (recording ended abnormally)")
     )
     return 0

@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=10.0)
     demo.add_argument("--out", type=Path, required=True, help="directory for the bundle and key")
     demo.add_argument("--state", type=Path, help="keep the daemons' state here (default: temp)")
+    demo.add_argument(
+        "--chain-rpc",
+        metavar="URL",
+        help="anchor on this dev chain (contracts deployed there if needed), not a private anvil",
+    )
 
     sessions = sub.add_parser(
         "sessions", help="list sessions and their state; pending, approve, deny, revoke requests"
@@ -46,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_session_actions(sessions)
     add_admin(sub)
+    from lucid.cli.payouts import add_payouts
+
+    add_payouts(sub)
     export = sub.add_parser("export", help="export a sealed session as one .lucid file")
     export.add_argument("session")
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -54,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="verify an evidence bundle offline")
     verify.add_argument("file", type=Path)
     verify.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    verify.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="also check the bundle's anchor proof against this EVM JSON-RPC endpoint",
+    )
 
     play = sub.add_parser("play", help="decrypt a bundle's video into an ordinary MP4")
     play.add_argument("file", type=Path)
@@ -86,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from lucid.cli.evidence_cmds import verify
 
-        return verify(args.file, quiet=args.quiet)
+        return verify(args.file, quiet=args.quiet, rpc=args.rpc)
     if args.command == "play":
         from lucid.cli.evidence_cmds import play
 
@@ -102,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from lucid.cli.demo import demo
 
-        return asyncio.run(demo(args.seconds, args.out, args.state))
+        return asyncio.run(demo(args.seconds, args.out, args.state, args.chain_rpc))
     from lucid.cli import commands
 
     if args.command == "sessions" and args.action:
@@ -115,6 +128,10 @@ def _run(args: argparse.Namespace) -> int:
         from lucid.cli import gate
 
         return asyncio.run(gate.enroll(args))
+    if args.command == "payouts":
+        from lucid.cli.payouts import run_payouts
+
+        return asyncio.run(run_payouts(args))
     if args.command == "export":
         return asyncio.run(commands.export(args.state, args.session, args.output))
     raise RuntimeError(f"unhandled command {args.command}")

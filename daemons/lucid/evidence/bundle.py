@@ -151,6 +151,11 @@ class Bundle:
         """
         return Proofs.from_bytes(self._read(self._members[PROOFS_MEMBER]), PROOFS_MEMBER)
 
+    def read_anchor(self) -> bytes | None:
+        """The raw ``anchor.json`` member, or None if the bundle has none (unparsed)."""
+        info = self._members.get(ANCHOR_MEMBER)
+        return None if info is None else self._read(info)
+
     def _read(self, info: tarfile.TarInfo) -> bytes:
         member = self._tar.extractfile(info)
         data = b"" if member is None else member.read()

@@ -14,13 +14,16 @@ Order of checks (the first failure is raised):
 5. the Merkle root recomputed from the listed hashes (item ``tree.root``);
 6. ``proofs.json``: same size and root as the manifest (item ``proofs.root``), and
    every inclusion proof verifies for its chunk (item ``proof <stream>#<index>``);
-7. no ``chunks/`` member that the manifest does not list (item ``member chunks/<hash>``).
+7. no ``chunks/`` member that the manifest does not list (item ``member chunks/<hash>``);
+8. if the bundle has ``anchor.json``: it parses (else a format error) and its offline
+   checks pass (items ``anchor.…``, see `anchor.AnchorProof.check`). Whether the chain
+   agrees is `anchor.verify_online`'s job (``lucid verify --rpc``).
 
 This module does not decrypt (see `playback`), does not decide whether a device
 key is trusted (pass `device_key` to pin one), does not require a policy (a
 manifest with ``policy: null`` verifies, with ``report.approvals == 0``; whether to
-accept such sessions is the caller's call), and does not verify the reserved members
-``anchor.json`` / ``approvals/`` (they are reported, not checked).
+accept such sessions is the caller's call), does not ask any chain, and does not verify
+the reserved ``approvals/`` members (they are reported, not checked).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lucid.evidence.anchor import AnchorProof
 from lucid.evidence.approvals import SessionPolicy
-from lucid.evidence.bundle import CHUNK_PREFIX, Bundle, open_bundle
+from lucid.evidence.bundle import ANCHOR_MEMBER, CHUNK_PREFIX, Bundle, open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import leaf_hash, root, verify_inclusion
@@ -56,6 +60,7 @@ class VerifyReport:
         unverified_members: Reserved members present but not checked by this version.
         approvals: Number of verified approval records in the manifest's policy
             (0 when the manifest carries no policy).
+        anchor: The anchor proof, checked offline, if the bundle has ``anchor.json``.
     """
 
     path: Path
@@ -69,6 +74,7 @@ class VerifyReport:
     ended_at: str
     unverified_members: tuple[str, ...]
     approvals: int = 0
+    anchor: AnchorProof | None = None
 
 
 def _check_policy(manifest: Manifest) -> int:
@@ -167,6 +173,10 @@ def verify_bundle(
         for extra in sorted(bundle.chunk_hashes - listed):
             item = f"member {CHUNK_PREFIX}{extra}"
             raise VerificationError(item, f"{item}: not listed in the manifest")
+        anchor_bytes = bundle.read_anchor()
+        anchor = None if anchor_bytes is None else AnchorProof.from_bytes(anchor_bytes)
+        if anchor is not None:
+            anchor.check(manifest)
         return VerifyReport(
             path=bundle.path,
             session=manifest.session,
@@ -177,6 +187,7 @@ def verify_bundle(
             complete=manifest.complete,
             started_at=manifest.started_at,
             ended_at=manifest.ended_at,
-            unverified_members=bundle.reserved_members,
+            unverified_members=tuple(m for m in bundle.reserved_members if m != ANCHOR_MEMBER),
             approvals=approvals,
+            anchor=anchor,
         )

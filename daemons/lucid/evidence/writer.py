@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lucid.evidence.bundle import (
+    ANCHOR_MEMBER,
     BUNDLE_FORMAT,
     CHUNK_PREFIX,
     HEADER_MEMBER,
@@ -54,6 +55,7 @@ def write_bundle(
     proofs: Proofs,
     read_chunk: Callable[[str], bytes],
     progress: Callable[[int], None] | None = None,
+    anchor: bytes | None = None,
 ) -> None:
     """Write ``<path>.part``, fsync it, then rename it to `path`.
 
@@ -64,6 +66,7 @@ def write_bundle(
         read_chunk: Returns the sealed chunk bytes for a leaf-hash hex (the chunk store).
         progress: Called after each chunk with the chunk bytes written so far
             (out of ``manifest.total_size``).
+        anchor: Optional ``anchor.json`` bytes (see `write_bundle_stream`).
 
     Raises:
         ValueError: `proofs` do not belong to the manifest.
@@ -75,7 +78,7 @@ def write_bundle(
     part = dest.with_name(dest.name + ".part")
     try:
         with open(part, "wb") as fh:
-            write_bundle_stream(fh, signed_manifest, proofs, read_chunk, progress)
+            write_bundle_stream(fh, signed_manifest, proofs, read_chunk, progress, anchor)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(part, dest)
@@ -95,11 +98,14 @@ def write_bundle_stream(
     proofs: Proofs,
     read_chunk: Callable[[str], bytes],
     progress: Callable[[int], None] | None = None,
+    anchor: bytes | None = None,
 ) -> None:
     """Write the bundle into an open binary file ``fh`` (from its current position).
 
     Same checks and arguments as `write_bundle`; the caller owns ``fh`` (flush, fsync,
     rename). Used by merkle to write into a file descriptor handed over the bus.
+    `anchor`, if given, is the session's ``anchor.json`` (canonical ``lucid.anchor``
+    bytes, see `anchor`), written right after ``proofs.json``; it is not checked here.
     """
     manifest = signed_manifest.manifest
     signed_manifest.verify_signature()
@@ -115,6 +121,8 @@ def write_bundle_stream(
         _add(tar, HEADER_MEMBER, header, mtime)
         _add(tar, MANIFEST_MEMBER, signed_manifest.to_bytes(), mtime)
         _add(tar, PROOFS_MEMBER, proofs.to_bytes(), mtime)
+        if anchor is not None:
+            _add(tar, ANCHOR_MEMBER, anchor, mtime)
         done = 0
         for c in manifest.chunks:
             data = read_chunk(c.hash_hex)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from lucid.chain_client.client import ChainClientClient
 from lucid.encryptor.client import EncryptorClient
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.merkle.sealer import MIGRATIONS, ManifestSealer, SealError, Sources
@@ -12,10 +13,11 @@ from lucid.merkle.service import MerkleService
 from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
-from lucid.runtime.errors import BusError, NotFoundError
+from lucid.runtime.errors import BusError, NotFoundError, UnavailableError
 from lucid.walletd.client import WalletdClient
 
 CATCH_UP_S = 5.0  # how often to look for complete sessions whose signal was missed
+ANCHOR_TIMEOUT_S = 5.0  # an export does not wait longer for chain-client's proof
 
 
 async def build(rt: Runtime) -> ContractService:
@@ -36,7 +38,19 @@ async def build(rt: Runtime) -> ContractService:
         session_policy=GatekeeperClient(rt.bus, *limits).get_session_policy,
     )
     sealer = ManifestSealer(db, state / "sessions", sources)
-    service = MerkleService(rt.bus, sealer, cfg.paths.store_dir)
+    chain = ChainClientClient(rt.bus, cfg.bus.max_calls_in_flight, ANCHOR_TIMEOUT_S)
+
+    async def anchor_proof(session: str) -> bytes | None:
+        """The session's confirmed anchor proof for its bundle; None without one."""
+        try:
+            return (await chain.get_proof(session)).encode()
+        except (NotFoundError, UnavailableError):  # not anchored (yet), or no chain-client
+            return None
+        except BusError as err:  # chain-client failing: export without the proof
+            rt.log.warning("exporting %s without an anchor proof: %s", session, err)
+            return None
+
+    service = MerkleService(rt.bus, sealer, cfg.paths.store_dir, anchor_proof)
     wake = asyncio.Event()
 
     def on_complete(_args: list[Any]) -> None:

@@ -11,10 +11,13 @@ from lucid.evidence.writer import write_bundle_stream
 from lucid.runtime.store import ChunkStore
 
 
-def export_bundle(session_dir: Path, store_dir: os.PathLike[str], fd: int) -> int:
+def export_bundle(
+    session_dir: Path, store_dir: os.PathLike[str], fd: int, anchor: bytes | None = None
+) -> int:
     """Write the bundle of the session kept in ``session_dir`` to ``fd``; return its size.
 
     The fd is truncated first; the caller owns it (and renames its file when done).
+    ``anchor``: the session's anchor proof from chain-client, written as ``anchor.json``.
 
     Raises:
         OSError: the fd cannot be written (ENOSPC included).
@@ -26,6 +29,6 @@ def export_bundle(session_dir: Path, store_dir: os.PathLike[str], fd: int) -> in
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     with os.fdopen(os.dup(fd), "wb") as fh:
-        write_bundle_stream(fh, signed, proofs, store.read)
+        write_bundle_stream(fh, signed, proofs, store.read, anchor=anchor)
         fh.flush()
         return fh.tell()

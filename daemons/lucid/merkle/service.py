@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dbus_fast.aio import MessageBus
@@ -34,11 +35,16 @@ class MerkleService(ContractService):
     contract = MERKLE
 
     def __init__(
-        self, bus: MessageBus, sealer: ManifestSealer, store_dir: os.PathLike[str]
+        self,
+        bus: MessageBus,
+        sealer: ManifestSealer,
+        store_dir: os.PathLike[str],
+        anchor_proof: Callable[[str], Awaitable[bytes | None]] | None = None,
     ) -> None:
         super().__init__(bus)
         self.sealer = sealer
         self._store = store_dir
+        self._anchor_proof = anchor_proof  # chain-client's confirmed proof, if any
 
     async def list_sessions(self, caller: Caller) -> list[dict[str, str]]:
         return [
@@ -63,10 +69,11 @@ class MerkleService(ContractService):
         row = await self.sealer.state(check_session(session))
         if row is None or row["state"] != "sealed":
             raise NotFoundError(f"session {session} is not sealed (yet)")
+        anchor = None if self._anchor_proof is None else await self._anchor_proof(session)
         out = os.dup(fd)  # the dispatcher closes the received fd; we own this copy
         try:
             return await asyncio.to_thread(
-                export_bundle, self.sealer.session_dir(session), self._store, out
+                export_bundle, self.sealer.session_dir(session), self._store, out, anchor
             )
         except OSError as err:
             if err.errno == 28:

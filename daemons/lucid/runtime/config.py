@@ -48,6 +48,17 @@ class BusConfig:
 @dataclass(frozen=True)
 class WalletdConfig:
     recipients: tuple[str, ...] = ()  # auditor X25519 public keys (hex); the device is implicit
+    # Spending limits walletd enforces when signing (docs/walletd.md); a day is a UTC day.
+    # EVM: value + gas * maxFeePerGas of each transaction, in wei.
+    evm_limit_tx_wei: int = 10**17  # 0.1 of the chain's coin per transaction
+    evm_limit_day_wei: int = 10**18  # 1 coin per day
+    # TRON: in the token's smallest unit (sun; 1e-6 USDT), TRX and USDT counted separately;
+    # a transaction's fee_limit counts as TRX.
+    tron_limit_tx: int = 100_000_000  # 100 TRX / 100 USDT per transaction
+    tron_limit_day: int = 1_000_000_000  # 1,000 TRX / 1,000 USDT per day
+    tron_usdt_contract: str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # USDT-TRC20 (mainnet); "": none
+    tron_payout_router: str = ""  # payout router (base58check); "": no router calls signed
+    tron_payout_function: str = "payout(address,uint256)"  # the router call walletd signs
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,77 @@ class AdminUiConfig:
 
 
 @dataclass(frozen=True)
+class TronNodeConfig:
+    """tron-node: host payouts in USDT-TRC20 from work credits (docs/payouts.md)."""
+
+    endpoint: str = ""  # TRON HTTP API (full node) base URL; empty: payouts off
+    api_key: str = ""  # TronGrid API key; sent only to trongrid hosts
+    request_timeout_s: float = 10.0
+    payee: str = ""  # the host's TRON address (base58check) paid for this device's work
+    # "usdt": transfer() on walletd.tron_usdt_contract; "router": walletd.tron_payout_function
+    # on walletd.tron_payout_router (walletd's keys: what it signs is what tron-node calls)
+    payout_method: str = "usdt"
+    fee_limit_sun: int = 30_000_000  # most TRX a payout may burn for energy (sun; 30 TRX)
+    expiration_s: int = 60  # lifetime of a signed transaction (TRON allows up to a day)
+    epoch_s: int = 86400  # epoch n covers unix time [n * epoch_s, (n + 1) * epoch_s)
+    heartbeats_per_epoch: int = 1440  # uptime samples per epoch (one a minute by default)
+    credits_uptime: int = 100  # credits for an epoch of full uptime
+    credits_per_session: int = 10  # credits per session sealed in the epoch ...
+    max_sessions: int = 100  # ... counting at most this many
+    usdt_per_credit: int = 10_000  # USDT base units (1e-6 USDT) per credit: 0.01 USDT
+    exclude_sessions: tuple[str, ...] = ("gatekeeper-",)  # id prefixes that are no served session
+    auto_pay: bool = True  # pay each completed epoch without being asked
+    settle_s: float = 30.0  # wait this long after an epoch ends before paying it
+    poll_s: float = 3.0  # confirmation polling interval
+    retry_max_s: float = 300.0  # backoff ceiling (node down, walletd refusing, no funds)
+    stake_trx_sun: int = 0  # TRX to freeze (stake 2.0) for resources, in sun; 0: none
+    stake_resource: str = "ENERGY"  # what the stake buys: "ENERGY" or "BANDWIDTH"
+
+
+@dataclass(frozen=True)
+class ChainClientConfig:
+    # "none": do not anchor. "local": a development chain: anvil is started (on 127.0.0.1)
+    # when rpc_url is empty, LucidAnchors deployed when contract is empty, and the device
+    # funded from the chain's dev account. Any other name: a real network given by
+    # rpc_url, chain_id and contract; nothing is automatic. See docs/anchoring.md.
+    ledger: str = "local"
+    rpc_url: str = ""  # JSON-RPC endpoint
+    chain_id: int = 0  # the chain rpc_url must serve (required for a network; 0: any, local only)
+    contract: str = ""  # LucidAnchors address (0x...)
+    confirmations: int = 3  # blocks, the anchor's own included, before a proof is final
+    batch_size: int = 100  # roots per anchor transaction at most; a full batch goes at once
+    batch_window_s: float = 300.0  # else the oldest queued root waits at most this long
+    poll_s: float = 2.0  # receipt and confirmation polling while a transaction is in flight
+    catch_up_s: float = 60.0  # re-list merkle's sealed sessions (a missed signal)
+    backoff_initial_s: float = 1.0  # first wait after an error; doubles ...
+    backoff_max_s: float = 300.0  # ... up to this
+    max_fee_per_gas: int = 200 * 10**9  # wei: never offer more (EIP-1559 maxFeePerGas cap)
+    max_priority_fee_per_gas: int = 2 * 10**9  # wei: tip cap
+    min_priority_fee_per_gas: int = 10**6  # wei: tip floor
+    replace_after_blocks: int = 10  # not mined by then: same nonce, fees +12.5 %
+    local_block_time_s: float = 1.0  # block interval of the anvil started for "local"
+    local_fund_wei: int = 10**18  # "local": keep the device's balance at least this
+
+
+@dataclass(frozen=True)
+class RdpGateConfig:
+    """rdp_gate: the login gate of xrdp sessions (docs/rdp.md)."""
+
+    device_name: str = ""  # shown on the waiting screen; empty: the host name
+    scp_port: int = 3350  # sesman's port as xrdp dials it (/etc/xrdp/sesman.ini): the proxy
+    sesman_port: int = 3351  # the real xrdp-sesman, on loopback behind the proxy
+    rdp_port: int = 3389  # xrdp's port, for the connection details
+    ttl_s: int = 3600  # requested scope: grant lifetime ...
+    max_duration_s: int = 3600  # ... and longest session
+    clipboard: bool = False  # requested scope: clipboard, file transfer, drives
+    file_transfer: bool = False
+    drives: bool = False
+    poll_s: float = 1.0  # grant and X server check interval (gatekeeper signals wake it sooner)
+    wait_reply_s: float = 15.0  # Wait returns "pending" after this long (under bus timeouts)
+    outcome_show_s: float = 5.0  # a refusal stays on the waiting screen this long, then it ends
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     bus: BusConfig = field(default_factory=BusConfig)
@@ -115,6 +197,9 @@ class Config:
     merkle: MerkleConfig = field(default_factory=MerkleConfig)
     admin_ui: AdminUiConfig = field(default_factory=AdminUiConfig)
     gatekeeper: GatekeeperConfig = field(default_factory=GatekeeperConfig)
+    rdp_gate: RdpGateConfig = field(default_factory=RdpGateConfig)
+    chain_client: ChainClientConfig = field(default_factory=ChainClientConfig)
+    tron_node: TronNodeConfig = field(default_factory=TronNodeConfig)
 
 
 T = TypeVar("T")

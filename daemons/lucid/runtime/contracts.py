@@ -96,6 +96,12 @@ MERKLE = _contract("merkle", "Merkle")
 GATEKEEPER = _contract("gatekeeper", "Gatekeeper")
 #: The device web page (a later issue); gatekeeper trusts it for password decisions.
 ADMIN_UI = _contract("admin_ui", "AdminUi")
+#: The login gate of xrdp sessions (issue 4): waiting screen, recorder start, session end.
+RDP_GATE = Contract("rdp_gate", "io.lucid.RdpGate1")
+#: Anchors sealed session roots on an EVM chain; walletd signs EVM transactions only for it.
+CHAIN_CLIENT = _contract("chain_client", "ChainClient")
+#: Pays hosts in USDT-TRC20 from work credits; walletd signs TRON transactions only for it.
+TRON_NODE = _contract("tron_node", "TronNode")
 
 #: The daemons of the recording pipeline, in start order.
 PIPELINE: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)

@@ -102,6 +102,42 @@ class InternalError(BusError):
     name = ERROR_PREFIX + "Internal"
 
 
+class LimitExceededError(BusError):
+    """walletd refused to sign: a configured spending limit (per transaction / per day)."""
+
+    name = ERROR_PREFIX + "LimitExceeded"
+
+
+class NodeUnavailableError(BusError):
+    """A chain node (TRON HTTP API, EVM RPC) cannot be reached; the work is retried later."""
+
+    name = ERROR_PREFIX + "NodeUnavailable"
+
+
+class InsufficientBalanceError(BusError):
+    """The paying account lacks the tokens (or the TRX for fees) for a transaction."""
+
+    name = ERROR_PREFIX + "InsufficientBalance"
+
+
+class BroadcastRejectedError(BusError):
+    """The chain node refused a signed transaction (bad signature, expired, invalid)."""
+
+    name = ERROR_PREFIX + "BroadcastRejected"
+
+
+class TransactionFailedError(BusError):
+    """A transaction was executed on chain and failed (reverted, out of energy)."""
+
+    name = ERROR_PREFIX + "TransactionFailed"
+
+
+class NotSupportedError(BusError):
+    """The request is understood but this device cannot do it (configuration or signer)."""
+
+    name = ERROR_PREFIX + "NotSupported"
+
+
 ERRORS: dict[str, type[BusError]] = {
     cls.name: cls
     for cls in (
@@ -115,6 +151,12 @@ ERRORS: dict[str, type[BusError]] = {
         ConflictError,
         NotApprovedError,
         InternalError,
+        LimitExceededError,
+        NodeUnavailableError,
+        InsufficientBalanceError,
+        BroadcastRejectedError,
+        TransactionFailedError,
+        NotSupportedError,
     )
 }
 

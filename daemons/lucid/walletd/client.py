@@ -23,3 +23,16 @@ class WalletdClient(ContractClient):
 
     async def sign_manifest(self, message: bytes) -> bytes:
         return bytes(await self.call("SignManifest", message))
+
+    async def get_accounts(self) -> dict[str, str]:
+        return dict(await self.call("GetAccounts"))
+
+    async def sign_evm_transaction(self, tx: str) -> tuple[bytes, str]:
+        """Returns (raw signed transaction, 0x hash). Only chain-client may call it."""
+        raw, tx_hash = await self.call("SignEvmTransaction", tx)
+        return bytes(raw), str(tx_hash)
+
+    async def sign_tron_transaction(self, raw_data: bytes) -> tuple[bytes, str]:
+        """Returns (65-byte signature, txid hex). Only tron-node may call it."""
+        signature, txid = await self.call("SignTronTransaction", raw_data)
+        return bytes(signature), str(txid)

@@ -17,8 +17,7 @@ from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 from lucid.walletd.keys import KeyBackend
 
-MIGRATIONS = [
-    """
+MIGRATION = """
     CREATE TABLE data_keys (
         session TEXT PRIMARY KEY,
         created_at REAL NOT NULL
@@ -30,8 +29,7 @@ MIGRATIONS = [
         sealed BLOB NOT NULL,
         PRIMARY KEY (session, position)
     );
-    """,
-]
+"""
 
 
 class DataKeys:

@@ -3,12 +3,14 @@
 ``KeyBackend`` is the seam for hardware: this module provides ``FileKeyBackend`` (keys in
 walletd's own state directory, mode 0600, created once, atomically). A PKCS#11 or TPM
 backend implements the same three operations without ever exposing the private key.
+``load_or_create_secret`` is how every walletd key file is made (``chainkeys`` uses it too).
 Nothing here returns a private key to a caller, and nothing here talks to the bus.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +28,53 @@ KEY_SIZE = 32
 
 class KeyStoreError(LucidError):
     """The key store is unreadable, corrupt or cannot be written."""
+
+
+def _random_secret() -> bytes:
+    return os.urandom(KEY_SIZE)
+
+
+def load_or_create_secret(
+    directory: Path, filename: str, generate: Callable[[], bytes] = _random_secret
+) -> bytes:
+    """Read the 32-byte secret ``directory/filename``, creating it on first use.
+
+    A new secret comes from ``generate``, is written to a temporary file (mode 0600) and
+    fsynced, then hard-linked into place, so a crash never leaves a half-written key and a
+    key that appeared meanwhile is never replaced. The secret is never logged.
+
+    Raises:
+        KeyStoreError: unreadable, uncreatable, or not 32 bytes.
+    """
+    path = directory / filename
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = generate()
+        tmp = path.with_suffix(".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)  # never replaces a key that appeared meanwhile
+            os.unlink(tmp)
+            dfd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except FileExistsError:
+            os.unlink(tmp)
+            data = path.read_bytes()
+        except OSError as err:
+            raise KeyStoreError(f"cannot create key {path}: {err.strerror}") from err
+    except OSError as err:
+        raise KeyStoreError(f"cannot read key {path}: {err.strerror}") from err
+    if len(data) != KEY_SIZE:
+        raise KeyStoreError(f"key file {path} is corrupt ({len(data)} bytes, want 32)")
+    return data
 
 
 @dataclass(frozen=True)
@@ -63,44 +112,13 @@ class FileKeyBackend:
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
-        seed = self._load_or_create(IDENTITY_FILE)
+        seed = load_or_create_secret(directory, IDENTITY_FILE)
         self._signing = nacl.signing.SigningKey(seed)
-        self._x_secret = self._load_or_create(DEVICE_FILE)
+        self._x_secret = load_or_create_secret(directory, DEVICE_FILE)
         self._public = PublicKeys(
             ed25519=bytes(self._signing.verify_key),
             x25519=nacl.bindings.crypto_scalarmult_base(self._x_secret),
         )
-
-    def _load_or_create(self, filename: str) -> bytes:
-        path = self._dir / filename
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = os.urandom(KEY_SIZE)
-            tmp = path.with_suffix(".tmp")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.link(tmp, path)  # never replaces a key that appeared meanwhile
-                os.unlink(tmp)
-                dfd = os.open(self._dir, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-            except FileExistsError:
-                os.unlink(tmp)
-                data = path.read_bytes()
-            except OSError as err:
-                raise KeyStoreError(f"cannot create key {path}: {err.strerror}") from err
-        except OSError as err:
-            raise KeyStoreError(f"cannot read key {path}: {err.strerror}") from err
-        if len(data) != KEY_SIZE:
-            raise KeyStoreError(f"key file {path} is corrupt ({len(data)} bytes, want 32)")
-        return data
 
     def public_keys(self) -> PublicKeys:
         return self._public

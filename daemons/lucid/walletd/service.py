@@ -1,24 +1,39 @@
-"""io.lucid.Walletd1: thin bus adapter over the key backend and the data keys."""
+"""io.lucid.Walletd1: thin bus adapter over the key backend, the data keys and the chain
+accounts. Each method checks its caller here; the domain modules never see the bus."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from dbus_fast.aio import MessageBus
 
 from lucid.evidence.signed import SIGNING_CONTEXT
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import ENCRYPTOR, MERKLE, WALLETD
+from lucid.runtime.contracts import CHAIN_CLIENT, ENCRYPTOR, MERKLE, TRON_NODE, WALLETD
 from lucid.runtime.errors import InvalidArgumentError
 from lucid.walletd.datakeys import DataKeys
 from lucid.walletd.keys import KeyBackend
+
+if TYPE_CHECKING:
+    from lucid.walletd.chain import ChainAccounts
 
 
 class WalletdService(ContractService):
     contract = WALLETD
 
-    def __init__(self, bus: MessageBus, backend: KeyBackend, data_keys: DataKeys) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        backend: KeyBackend,
+        data_keys: DataKeys,
+        chain: Callable[[], Awaitable[ChainAccounts]],
+    ) -> None:
+        """``chain`` returns the chain accounts, loading them on first use."""
         super().__init__(bus)
         self._backend = backend
         self._keys = data_keys
+        self._chain = chain
 
     async def get_identity(self, caller: Caller) -> dict[str, str]:
         pub = self._backend.public_keys()
@@ -45,3 +60,14 @@ class WalletdService(ContractService):
         if not bytes(message).startswith(SIGNING_CONTEXT):
             raise InvalidArgumentError("walletd signs only manifest signing messages")
         return self._backend.sign(bytes(message))
+
+    async def get_accounts(self, caller: Caller) -> dict[str, str]:
+        return (await self._chain()).accounts()
+
+    async def sign_evm_transaction(self, caller: Caller, tx: str) -> tuple[bytes, str]:
+        await caller.require(CHAIN_CLIENT)
+        return await (await self._chain()).sign_evm(tx)
+
+    async def sign_tron_transaction(self, caller: Caller, raw_data: bytes) -> tuple[bytes, str]:
+        await caller.require(TRON_NODE)
+        return await (await self._chain()).sign_tron(bytes(raw_data))
