@@ -42,6 +42,31 @@ contract PayoutRouterV0Test is Test {
         vm.assertTrue(router.isPaid("ref-1"), "ref marked");
     }
 
+    function test_payout_oncePerPayeePerEpoch() public {
+        bytes32 ref = router.payoutRef(host, 100);
+        vm.expectEmit(address(router));
+        emit Paid(ref, host, 5e6, 100);
+        vm.prank(payer);
+        router.payout(host, 5e6);
+        vm.assertEq(usd.balanceOf(host), 5e6, "paid");
+        vm.assertTrue(router.isPaid(ref), "ref marked");
+        vm.prank(payer);
+        vm.expectRevert(abi.encodeWithSelector(PayoutRouterBase.AlreadyPaid.selector, ref));
+        router.payout(host, 5e6);
+        vm.warp(101 * uint256(DAY));
+        vm.prank(payer);
+        router.payout(host, 5e6);
+        vm.assertEq(usd.balanceOf(host), 10e6, "paid again next epoch");
+    }
+
+    function testFuzz_onlyPayerCallsPayout(address caller) public {
+        vm.assume(caller != payer);
+        bytes32 role = router.PAYER_ROLE();
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, role));
+        vm.prank(caller);
+        router.payout(host, 1e6);
+    }
+
     function test_pay_sameRefTwiceReverts() public {
         vm.startPrank(payer);
         router.pay("ref-1", host, 1e6);

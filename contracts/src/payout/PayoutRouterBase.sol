@@ -16,7 +16,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 abstract contract PayoutRouterBase is AccessControl {
     using SafeERC20 for IERC20;
 
-    /// @notice May call {pay}.
+    /// @notice May call {pay} and {payout}.
     bytes32 public constant PAYER_ROLE = keccak256("PAYER_ROLE");
 
     /// @notice The token paid out (e.g. a USD stablecoin).
@@ -64,6 +64,23 @@ abstract contract PayoutRouterBase is AccessControl {
 
     /// @notice Pay `amount` to `payee` for ledger entry `ref`, once per `ref`, within the cap.
     function pay(bytes32 ref, address payee, uint256 amount) external onlyRole(PAYER_ROLE) {
+        _pay(ref, payee, amount);
+    }
+
+    /// @notice Pay `payee` at most once per cap epoch: the reference is derived from the
+    /// payee and the current epoch ({payoutRef}). This is the call Lucid's tron-node makes
+    /// (walletd signs only `payout(address,uint256)` on the router); it keeps its own
+    /// idempotent ledger, and this makes a replayed call within the epoch revert.
+    function payout(address payee, uint256 amount) external onlyRole(PAYER_ROLE) {
+        _pay(payoutRef(payee, currentEpoch()), payee, amount);
+    }
+
+    /// @notice The reference {payout} uses for `payee` in cap epoch `epoch`.
+    function payoutRef(address payee, uint64 epoch) public pure returns (bytes32) {
+        return keccak256(abi.encode(payee, epoch));
+    }
+
+    function _pay(bytes32 ref, address payee, uint256 amount) internal {
         if (payee == address(0)) revert ZeroPayee();
         if (amount == 0) revert ZeroAmount();
         if (_refPaid[ref]) revert AlreadyPaid(ref);
