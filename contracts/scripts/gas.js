@@ -117,6 +117,13 @@ async function main() {
           `meta ${size} B, ${HARDFORK}; goal <= ${GOAL_PER_SESSION})${ok ? '' : '  OVER GOAL'}`,
       );
     }
+    // The peer of batching: one session's root anchored on its own (32 B meta, a new root).
+    const single = await send(url, {
+      from,
+      to,
+      data: selector('anchor(bytes32,uint32,bytes)') + randomWord() + uint(1) + uint(0x60) + bytesTail(crypto.randomBytes(32)),
+    });
+    console.log(`single-session anchor tx: ${Number(BigInt(single.gasUsed))} gas (one tx per session)`);
     // The same root again (a retry): logged again, no new storage.
     const again = await send(url, { from, to, data });
     console.log(`anchor tx of an already anchored root: ${Number(BigInt(again.gasUsed))} gas`);
