@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import base58
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils.abi import function_signature_to_4byte_selector
-from tronpy.keys import PublicKey  # type: ignore[import-untyped]  # tronpy ships no hints
+from eth_utils.crypto import keccak
 
 from lucid.runtime.errors import InvalidArgumentError
 from lucid.walletd.tronraw import (
@@ -36,8 +37,15 @@ _CALL_SIZE = 4 + 32 + 32  # selector, address word, uint256 word
 
 
 def tron_address(public_key: bytes) -> str:
-    """The base58check TRON address of a 64-byte secp256k1 public key."""
-    return str(PublicKey(public_key).to_base58check_address())
+    """The base58check TRON address of a 64-byte secp256k1 public key.
+
+    0x41 and the last 20 bytes of keccak256(key), base58check-encoded (as tronpy's
+    ``PublicKey.to_base58check_address``; a test holds the two equal). Computed here so
+    walletd does not load tronpy's client stack (~15 MB) to name its own account.
+    """
+    if len(public_key) != 64:
+        raise ValueError("a TRON public key is 64 bytes (uncompressed, without the 0x04 prefix)")
+    return base58.b58encode_check(b"\x41" + keccak(public_key)[-20:]).decode()
 
 
 def check_payout_function(signature: str) -> bytes:
