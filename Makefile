@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 STATE ?= .state/run
+RDP_PORT ?= 3389
 
 .PHONY: setup run test lint typecheck contracts unit bench format clean distclean
 
@@ -12,7 +13,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(BIN)/lucid up --state $(STATE) --desktop
+	$(BIN)/lucid up --state $(STATE) --desktop --rdp-port $(RDP_PORT)
 
 lint: setup
 	$(BIN)/ruff check daemons tests bench

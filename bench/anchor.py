@@ -19,7 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GAS_JS = REPO / "contracts" / "scripts" / "gas.js"
-_LINE = re.compile(r"gas per session: (\d+) \(anchor tx (\d+) gas, (\d+) sessions/batch, meta (\d+) B")
+_LINE = re.compile(
+    r"gas per session: (\d+) \(anchor tx (\d+) gas, (\d+) sessions/batch, meta (\d+) B"
+)
 _SINGLE = re.compile(r"single-session anchor tx: (\d+) gas")
 
 

@@ -52,7 +52,12 @@ class Provider:
 PROVIDERS = [
     Provider("seal", "seal", "bench_seal", ("seal_vs_restic", "seal_vs_borg")),
     Provider("encode", "encode", "bench_encode_vs_ffmpeg", ("encode_vs_ffmpeg",)),
-    Provider("pipeline", "pipeline", "bench_pipeline", ("set_rss_mb", "seal_latency_s")),
+    Provider(
+        "pipeline",
+        "pipeline",
+        "bench_pipeline",
+        ("set_rss_mb", "appliance_rss_mb", "seal_latency_s"),
+    ),
     Provider("anchor", "anchor", "bench_anchor", ("anchor_gas_per_session", "anchor_batch_saving")),
 ]
 

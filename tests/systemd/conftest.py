@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.systemd.helpers import (
+    HOST_BINARIES,
     POLICY_DIR,
     SYSUSERS_CONF,
     UNIT_DIR,
@@ -47,7 +48,8 @@ def sysroot(tmp_path_factory: pytest.TempPathFactory) -> SysRoot:
     - /etc/passwd and /etc/group: the host's (a Debian 12 base system), then
       systemd-sysusers with systemd/sysusers.d/lucid.conf;
     - /opt/lucid/venv/bin/python: a copy of the real interpreter (systemd-analyze verify
-      checks that ExecStart's binary exists and is executable, inside the root);
+      checks that ExecStart's binary exists and is executable, inside the root), and so
+      copies of xrdp, xrdp-sesman and nft;
     - /usr/lib/systemd/system: the host's units (dbus.service, the targets…) plus ours.
     """
     root = tmp_path_factory.mktemp("sysroot")
@@ -60,6 +62,11 @@ def sysroot(tmp_path_factory: pytest.TempPathFactory) -> SysRoot:
     python = root / VENV_PYTHON.lstrip("/")
     python.parent.mkdir(parents=True)
     shutil.copy2(os.path.realpath(sys.executable), python)
+    for binary, package in HOST_BINARIES.items():  # what the RDP host's units run
+        if not Path(binary).exists():
+            pytest.fail(f"{binary} is not installed: apt-get install {package}")
+        (root / binary.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binary, root / binary.lstrip("/"))
 
     units = root / "usr/lib/systemd/system"
     shutil.copytree(HOST_UNITS, units, symlinks=True)

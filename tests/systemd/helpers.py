@@ -49,7 +49,13 @@ class Daemon:
     unit_extras: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     """[Service] settings this daemon has beyond the common template (key -> values). A key
     of the template's sandbox replaces its value; test_units.py allows that only for the
-    network settings (see ``LAN_WEB_PAGE``)."""
+    network settings (see ``LAN_WEB_PAGE``), capabilities (``X_SESSIONS``), read-only homes
+    and a narrower system call filter."""
+    public_methods: tuple[str, ...] = ()
+    """Methods of its own interface any local user may call (the bus policy's default
+    context); everything else stays with group lucid."""
+    max_exposure: float = MAX_EXPOSURE
+    """Highest ``systemd-analyze security`` exposure its unit may have (see MAX_EXPOSURE)."""
 
     @property
     def unit(self) -> str:
@@ -76,6 +82,39 @@ LAN_WEB_PAGE: Mapping[str, tuple[str, ...]] = {
     "PrivateNetwork": ("no",),
     "RestrictAddressFamilies": ("AF_UNIX AF_INET AF_INET6",),
     "IPAddressAllow": ("localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7",),
+}
+
+# Other users' xrdp sessions, as rdp_gate handles them (docs/rdp.md): it finds the caller's X
+# server in /proc (CAP_SYS_PTRACE: /proc/<pid>/cwd of another user's process), reads the
+# session's X cookie in the user's home (CAP_DAC_READ_SEARCH, ProtectHome=read-only), draws
+# on the display through the host's X sockets and ends the X server (CAP_KILL); it listens
+# for xrdp and dials sesman on loopback only. The capabilities are ambient and the bounding
+# set is the same; the filter also drops what CAP_SYS_PTRACE would read memory with, and
+# InaccessiblePaths= keeps what CAP_DAC_READ_SEARCH must not read out of its namespace.
+X_SESSION_CAPS = "CAP_DAC_READ_SEARCH CAP_KILL CAP_SYS_PTRACE"
+RDP_GATE_HIDDEN_SECRETS = (
+    "-/etc/shadow", "-/etc/shadow-", "-/etc/gshadow", "-/etc/gshadow-", "-/etc/ssh", "-/root",
+)  # fmt: skip
+X_SESSIONS: Mapping[str, tuple[str, ...]] = {
+    "CapabilityBoundingSet": (X_SESSION_CAPS,),
+    "AmbientCapabilities": (X_SESSION_CAPS,),
+    "SystemCallFilter": (
+        "@system-service",
+        "~@privileged @resources",
+        "~process_vm_readv process_vm_writev",
+    ),
+    "InaccessiblePaths": (
+        "-/var/lib/lucid/walletd -/var/lib/lucid/recorder -/var/lib/lucid/chunker",
+        "-/var/lib/lucid/encryptor -/var/lib/lucid/merkle -/var/lib/lucid/gatekeeper",
+        "-/var/lib/lucid/admin_ui -/var/lib/lucid/tron_node -/var/lib/lucid/chain_client",
+        f"-{SPOOL}",
+        " ".join(RDP_GATE_HIDDEN_SECRETS),
+    ),
+    "ProtectHome": ("read-only",),
+    "BindReadOnlyPaths": ("/tmp/.X11-unix",),
+    "PrivateNetwork": ("no",),
+    "RestrictAddressFamilies": ("AF_UNIX AF_INET AF_INET6",),
+    "IPAddressAllow": ("localhost",),
 }
 
 DAEMONS: tuple[Daemon, ...] = (
@@ -111,7 +150,36 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("tron_node", "io.lucid.TronNode1", unit_extras=LAN_WEB_PAGE),
     # A client of an EVM JSON-RPC endpoint on the device or the LAN (the same allow-list).
     Daemon("chain_client", "io.lucid.ChainClient1", unit_extras=LAN_WEB_PAGE),
+    # The RDP login gate: session users' start script calls Wait and End (it acts only on the
+    # caller's own session); capabilities and loopback network of X_SESSIONS (exposure 1.8).
+    Daemon("rdp_gate", "io.lucid.RdpGate1", unit_extras=X_SESSIONS, public_methods=("Wait", "End")),
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class HostUnit:
+    """A unit of the RDP host that runs no Lucid daemon (xrdp, sesman, the port guard)."""
+
+    unit: str
+    max_exposure: float
+    """Highest ``systemd-analyze security`` exposure; systemd/README.md says why."""
+
+
+# The RDP host beside rdp_gate (docs/rdp.md, systemd/README.md "The RDP host").
+XRDP = HostUnit("lucid-xrdp.service", MAX_EXPOSURE)
+# Root, and whatever it sets binds every session it starts: a login service (7.3 measured;
+# Debian's own xrdp-sesman.service has 9.6).
+SESMAN = HostUnit("lucid-xrdp-sesman.service", 7.3)
+GUARD = HostUnit("lucid-rdp-guard.service", MAX_EXPOSURE)
+HOST_UNITS: tuple[HostUnit, ...] = (XRDP, SESMAN, GUARD)
+NFT_RULESET = SYSTEMD_DIR / "nftables" / "lucid-rdp.nft"
+TMPFILES_RDP_CONF = SYSTEMD_DIR / "tmpfiles.d" / "lucid-rdp.conf"
+# Binaries the units run, copied into the scratch root (verify checks they exist there).
+HOST_BINARIES = {
+    "/usr/sbin/xrdp": "xrdp",
+    "/usr/sbin/xrdp-sesman": "xrdp",
+    "/usr/sbin/nft": "nftables",
+}
 
 # Debian 12 package of each external tool the tests run.
 TOOL_PACKAGES = {
@@ -122,6 +190,8 @@ TOOL_PACKAGES = {
     "unshare": "util-linux",
     "setpriv": "util-linux",
     "mount": "mount",
+    "nft": "nftables",
+    "ip": "iproute2",
 }
 
 

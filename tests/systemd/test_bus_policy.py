@@ -20,6 +20,7 @@ from tests.systemd.conftest import NOBODY, PolicyBus, read_address, start_policy
 from tests.systemd.helpers import DAEMONS, POLICY_DIR, Credentials, Daemon, SysRoot
 
 PROBE = Path(__file__).with_name("bus_probe.py")
+INTERFACES = Path(__file__).resolve().parents[2] / "daemons/lucid/interfaces"
 PROBE_TIMEOUT = 60.0  # seconds
 
 DOCTYPE = (
@@ -96,10 +97,16 @@ def test_policy_grants(daemon: Daemon) -> None:
     assert allowed(policies["user", "root"]) == [
         {"send_destination": name, "send_interface": iface} for iface in [INTROSPECTABLE, PEER]
     ]
+    # Everyone else: nothing, but the daemon's public methods (after the denials: in a
+    # context, later rules win), each named with its interface.
     default = policies["context", "default"]
     assert [(rule.tag, dict(rule.attrib)) for rule in default] == [
         ("deny", {"own": name}),
         ("deny", {"send_destination": name}),
+        *(
+            ("allow", {"send_destination": name, "send_interface": name, "send_member": member})
+            for member in daemon.public_methods
+        ),
     ]
 
 
@@ -234,3 +241,52 @@ def test_bus_enforces_policy(policy_bus: PolicyBus, sysroot: SysRoot, daemon: Da
         assert run_probe(policy_bus, sysroot.credentials(peer.user), actions) == as_peer, peer.user
         assert run_probe(policy_bus, (0, 0, []), actions) == as_root, "root"
         assert run_probe(policy_bus, (NOBODY, NOBODY, []), actions) == as_nobody, "nobody"
+
+
+PUBLIC = [d for d in DAEMONS if d.public_methods]
+# Any local user: Debian's "daemon" (the system bus refuses a uid it cannot look up).
+STRANGER = "daemon"
+
+
+@pytest.mark.parametrize("daemon", PUBLIC, ids=lambda d: d.name)
+def test_bus_lets_any_user_call_the_public_methods_only(
+    policy_bus: PolicyBus, sysroot: SysRoot, daemon: Daemon
+) -> None:
+    """rdp_gate's Wait and End: any local user (a session's start script), nothing else."""
+    others = sorted(
+        m.get("name")
+        for m in ET.parse(INTERFACES / f"{daemon.bus_name}.xml").iter("method")
+        if m.get("name") not in daemon.public_methods
+    )
+    assert others, "the interface has methods beyond the public ones"
+
+    def call(interface: str | None, member: str) -> Action:
+        return {
+            "op": "call",
+            "destination": daemon.bus_name,
+            "path": daemon.object_path,
+            "interface": interface,
+            "member": member,
+        }
+
+    public = [call(daemon.bus_name, m) for m in daemon.public_methods]
+    private = [call(daemon.bus_name, m) for m in others]
+    unnamed = [call(None, m) for m in daemon.public_methods]  # the rule names the interface
+    standard = [call(INTROSPECTABLE, "Introspect"), call(PEER, "Ping")]
+    actions = [*public, *private, *unnamed, *standard, {"op": "own", "name": daemon.bus_name}]
+    denied = "org.freedesktop.DBus.Error.AccessDenied"
+    # The owner here is a bare connection: an UnknownMethod from it means the bus let the call
+    # through to the daemon.
+    reached = "org.freedesktop.DBus.Error.UnknownMethod"
+    as_anyone = [reached] * len(public) + [denied] * (len(actions) - len(public))
+    peer = next(d for d in DAEMONS if d is not daemon)
+    as_lucid = [reached] * (len(public) + len(private)) + [denied] * len(unnamed)
+    as_lucid += ["ok", "ok", denied]
+    stranger = sysroot.credentials(STRANGER)
+    with owning(policy_bus, sysroot.credentials(daemon.user), daemon.bus_name) as outcome:
+        assert outcome == "ok"
+        assert run_probe(policy_bus, stranger, actions) == as_anyone, STRANGER
+        assert run_probe(policy_bus, (NOBODY, NOBODY, []), actions) == as_anyone, "nobody"
+        assert run_probe(policy_bus, sysroot.credentials(peer.user), actions) == as_lucid
+    # Nobody else owns the name even while the daemon is away.
+    assert run_probe(policy_bus, stranger, [actions[-1]]) == [denied]

@@ -13,6 +13,7 @@ from tests.systemd.conftest import install_sysusers
 from tests.systemd.helpers import (
     DAEMONS,
     TMPFILES_CONF,
+    TMPFILES_RDP_CONF,
     SysRoot,
     describe,
     run,
@@ -63,10 +64,16 @@ def test_sysusers_again_changes_nothing(sysroot: SysRoot, tmp_path: Path) -> Non
 
 
 def apply_tmpfiles(root: SysRoot) -> None:
+    groups = (root.path / "etc/group").read_text().splitlines()
+    if not any(line.startswith("xrdp:") for line in groups):
+        pytest.fail("no group xrdp (lucid-rdp.conf names it): apt-get install xrdp")
     result = run(
-        [tool("systemd-tmpfiles"), f"--root={root.path}", "--create", str(TMPFILES_CONF)],
+        [
+            tool("systemd-tmpfiles"), f"--root={root.path}", "--create",
+            str(TMPFILES_CONF), str(TMPFILES_RDP_CONF),
+        ],
         env={"SYSTEMD_LOG_LEVEL": "notice"},
-    )
+    )  # fmt: skip
     assert result.returncode == 0 and not result.stderr, describe(result)
 
 
@@ -78,8 +85,15 @@ def test_tmpfiles_makes_the_shared_directories(sysroot: SysRoot) -> None:
     apply_tmpfiles(sysroot)
     apply_tmpfiles(sysroot)  # at every boot and package upgrade: must stay quiet
 
-    d, setgid = stat.S_IFDIR, stat.S_ISGID
+    d, setgid, sticky = stat.S_IFDIR, stat.S_ISGID, stat.S_ISVTX
     expected = {  # path: mode, owner, group
+        # The RDP host (lucid-rdp.conf): rendered files, xrdp's key and logs, xrdp's own paths.
+        "run/lucid-rdp": (d | 0o755, "root", "root"),
+        "run/lucid-rdp/config": (d | 0o755, "root", "root"),
+        "run/lucid-rdp/tls": (d | 0o750, "root", "xrdp"),
+        "var/log/lucid-rdp": (d | sticky | 0o770, "root", "xrdp"),
+        "run/xrdp": (d | setgid | 0o775, "root", "xrdp"),
+        "run/xrdp/sockdir": (d | sticky | setgid | 0o777, "root", "xrdp"),
         "run/lucid": (d | 0o750, "root", "lucid"),
         "run/lucid/spool": (d | setgid | 0o770, "root", "lucid-spool"),
         "var/lib/lucid": (d | 0o750, "root", "lucid"),

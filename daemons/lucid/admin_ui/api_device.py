@@ -9,11 +9,12 @@ import shutil
 import time
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from lucid.admin_ui import auth
-from lucid.admin_ui.deps import deps_of, login_of
+from lucid.admin_ui.deps import Deps, deps_of, login_of
 from lucid.admin_ui.jsonio import ApiError, Invalid, body, ok, parse_json_text, text
 from lucid.admin_ui.roles import MAY_INVITE, Role
 from lucid.evidence.approvals import Policy
@@ -36,6 +37,20 @@ async def keys(request: web.Request) -> web.Response:
         {"x25519": r, "fingerprint": fingerprint(bytes.fromhex(r))} for r in deps.recipients
     ]
     return ok({"device": identity, "recipients": recipients})
+
+
+async def _rdp(deps: Deps) -> dict[str, str] | None:
+    """How RDP clients connect (rdp_gate's answer), or None when no RDP host runs."""
+    try:
+        info = await deps.peers.rdp_gate.get_connection_info()
+    except BusError:
+        return None
+    host = urlsplit(deps.origin).hostname or "localhost"
+    return {
+        "address": f"{host}:{info.get('port', '')}",
+        "port": info.get("port", ""),
+        "fingerprint_sha256": info.get("fingerprint_sha256", ""),
+    }
 
 
 async def device(request: web.Request) -> web.Response:
@@ -72,6 +87,7 @@ async def device(request: web.Request) -> web.Response:
                 "aiohttp": _version("aiohttp"),
             },
             "url": deps.origin + "/",
+            "rdp": await _rdp(deps),
             "time": time.time(),
         }
     )

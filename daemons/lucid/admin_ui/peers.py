@@ -9,6 +9,7 @@ from dbus_fast.aio import MessageBus
 from lucid.encryptor.client import EncryptorClient
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.merkle.client import MerkleClient
+from lucid.rdp_gate.client import RdpGateClient
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import ContractClient
 from lucid.runtime.contracts import (
@@ -17,6 +18,7 @@ from lucid.runtime.contracts import (
     ENCRYPTOR,
     GATEKEEPER,
     MERKLE,
+    RDP_GATE,
     RECORDER,
     WALLETD,
     Contract,
@@ -24,7 +26,16 @@ from lucid.runtime.contracts import (
 from lucid.walletd.client import WalletdClient
 
 #: Daemons whose health the device page shows (NameHasOwner of each contract).
-HEALTH: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, GATEKEEPER, ADMIN_UI)
+HEALTH: tuple[Contract, ...] = (
+    WALLETD,
+    RECORDER,
+    CHUNKER,
+    ENCRYPTOR,
+    MERKLE,
+    GATEKEEPER,
+    RDP_GATE,
+    ADMIN_UI,
+)
 
 
 class _Probe(ContractClient):
@@ -38,6 +49,7 @@ class Peers:
     gatekeeper: GatekeeperClient
     encryptor: EncryptorClient
     merkle: MerkleClient
+    rdp_gate: RdpGateClient
     recorder: RecorderClient
     walletd: WalletdClient
     probes: tuple[ContractClient, ...]
@@ -48,6 +60,7 @@ class Peers:
             gatekeeper=GatekeeperClient(bus, max_in_flight, timeout_s),
             encryptor=EncryptorClient(bus, max_in_flight, timeout_s),
             merkle=MerkleClient(bus, max_in_flight, timeout_s),
+            rdp_gate=RdpGateClient(bus, max_in_flight, timeout_s),
             recorder=RecorderClient(bus, max_in_flight, timeout_s),
             walletd=WalletdClient(bus, max_in_flight, timeout_s),
             probes=tuple(_Probe(bus, c) for c in HEALTH),

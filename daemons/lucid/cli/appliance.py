@@ -4,6 +4,12 @@ State layout under ``--state DIR``: ``lucid.toml`` (written once, then yours to 
 ``state/`` (daemon databases, keys, ciphertext store), ``run/`` (bus socket and address,
 pid, logs). The plaintext spool lives in RAM (``/dev/shm``). On the device systemd units do
 this job instead (see systemd/).
+
+With ``--rdp-port`` it also runs the RDP host: rdp_gate (its login proxy on the port xrdp
+dials for sesman) and xrdp + sesman from the project's ``rdp/`` files on 127.0.0.1, with
+``run/`` open to session users (their start script calls rdp_gate on this bus). That needs
+root, like xrdp's sesman itself. Any local user with a password (uid >= 1000) can connect;
+the session waits for approval (docs/rdp.md).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import dataclasses
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +35,8 @@ from lucid.admin_ui.client import AdminUiClient
 from lucid.cli.connect import address_file
 from lucid.cli.desktop import Desktop, start_desktop
 from lucid.cli.desktop_source import run_desktop_source
+from lucid.rdp_gate.tls import ensure_certificate
+from lucid.rdp_gate.xrdp import XrdpSettings, XrdpStack, sesman_dial_port, start_xrdp
 from lucid.runtime.bus import connect
 from lucid.runtime.config import Config, PathsConfig, dump_config, load_config
 from lucid.runtime.contracts import (
@@ -37,6 +46,7 @@ from lucid.runtime.contracts import (
     ENCRYPTOR,
     GATEKEEPER,
     MERKLE,
+    RDP_GATE,
     RECORDER,
     WALLETD,
 )
@@ -46,6 +56,11 @@ from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
 #: What `lucid up` runs, in start order (gatekeeper before the recorder that asks it).
 #: chain-client's embedded default ledger is "local": it starts its own anvil (docs/anchoring.md).
 APPLIANCE = (WALLETD, GATEKEEPER, RECORDER, CHUNKER, ENCRYPTOR, MERKLE, CHAIN_CLIENT, ADMIN_UI)
+
+
+#: What an approved RDP session runs under `lucid up`, first one installed (a terminal as the
+#: user; `make setup` installs xterm). The device image runs /etc/X11/Xsession instead.
+RDP_DESKTOPS = ("xterm", "xlogo")
 
 
 def _spool_for(state: Path) -> Path:
@@ -92,6 +107,33 @@ def _web_port(preferred: int) -> int:
     raise LucidError("no free TCP port on 127.0.0.1 for the web page")
 
 
+def _free_port(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _rdp_overrides(rdp_port: int) -> dict[str, dict[str, object]]:
+    """Check that the RDP host can run here; the rdp_gate config for it."""
+    if os.geteuid() != 0:
+        raise LucidError("the RDP host needs root (xrdp's sesman starts sessions as their users)")
+    for tool in ("xrdp", "xrdp-sesman", "Xvnc"):
+        if shutil.which(tool) is None:
+            raise LucidError(f"{tool} is not installed: run `make setup`")
+    dial = sesman_dial_port()
+    sesman = dial + 1
+    for port, what in ((rdp_port, "the RDP port"), (dial, "sesman's port"), (sesman, "sesman")):
+        if not _free_port(port):
+            raise LucidError(
+                f"port {port} ({what}) is in use on 127.0.0.1: stop what holds it "
+                "(a system xrdp? `systemctl stop xrdp xrdp-sesman`) or pick another --rdp-port"
+            )
+    return {"rdp_gate": {"rdp_port": rdp_port, "scp_port": dial, "sesman_port": sesman}}
+
+
 @dataclass
 class Running:
     state: Path
@@ -99,39 +141,75 @@ class Running:
     address: str
     bus: MessageBus
     daemons: DaemonSet
+    rdp: XrdpStack | None = None
 
 
 @asynccontextmanager
-async def running_appliance(state: Path) -> AsyncIterator[Running]:
-    """Start bus and daemons for ``state``; stop everything on exit."""
+async def running_appliance(state: Path, rdp_port: int = 0) -> AsyncIterator[Running]:
+    """Start bus and daemons for ``state`` (and the RDP host if ``rdp_port``); stop all on exit."""
     state = state.resolve()
-    cfg_path = prepare_state(state)
+    cfg_path = prepare_state(state, _rdp_overrides(rdp_port) if rdp_port else None)
     run = state / "run"
+    names = [c.daemon for c in APPLIANCE]
+    if rdp_port:
+        _check_reachable(state)
+        names.insert(names.index(ADMIN_UI.daemon), RDP_GATE.daemon)
+        run.mkdir(parents=True, exist_ok=True)
+        os.chmod(run, 0o755)  # session users reach the bus socket and the xrdp config in here
     bus_proc, address = await start_private_bus(run)
-    daemons = DaemonSet(
-        [c.daemon for c in APPLIANCE], run, {"LUCID_BUS": address, "LUCID_CONFIG": str(cfg_path)}
-    )
+    daemons = DaemonSet(names, run, {"LUCID_BUS": address, "LUCID_CONFIG": str(cfg_path)})
     bus: MessageBus | None = None
+    rdp: XrdpStack | None = None
     try:
         await daemons.start_all()
+        config = load_config(cfg_path, environ={})
+        if rdp_port:
+            rdp = await _start_rdp(config, run, address)
         bus = await connect(address)
         address_file(state).write_text(address + "\n")
-        yield Running(state, load_config(cfg_path, environ={}), address, bus, daemons)
+        yield Running(state, config, address, bus, daemons, rdp)
     finally:
         address_file(state).unlink(missing_ok=True)
         if bus is not None:
             bus.disconnect()
+        if rdp is not None:
+            await rdp.stop()
         await daemons.close()
         await stop_process(bus_proc)
 
 
-async def _serve(state: Path, desktop_wanted: bool) -> int:
+def _check_reachable(state: Path) -> None:
+    """xrdp's user and the session users must traverse every directory down to ``state``."""
+    for directory in (state, *state.parents):
+        if directory.exists() and not directory.stat().st_mode & 0o001:
+            raise LucidError(
+                f"the RDP host needs {directory} searchable by every user (xrdp and session "
+                f"users read {state / 'run'}): chmod o+x {directory}, or use another --state"
+            )
+
+
+async def _start_rdp(config: Config, run: Path, address: str) -> XrdpStack:
+    desktop = next((d for d in RDP_DESKTOPS if shutil.which(d)), RDP_DESKTOPS[-1])
+    cert = ensure_certificate(config.paths.daemon_state("rdp_gate") / "tls")
+    return await start_xrdp(
+        run / "xrdp",
+        cert,
+        XrdpSettings(
+            port=config.rdp_gate.rdp_port,
+            sesman_port=config.rdp_gate.sesman_port,
+            bus_address=address,
+            desktop=desktop,
+        ),
+    )
+
+
+async def _serve(state: Path, desktop_wanted: bool, rdp_port: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     desktop: Desktop | None = None
-    async with running_appliance(state) as app:
+    async with running_appliance(state, rdp_port) as app:
         (app.state / "run" / "up.pid").write_text(f"{os.getpid()}\n")
         try:
             url = (await AdminUiClient(app.bus).get_status())["url"]
@@ -163,22 +241,31 @@ def _greet(app: Running, state: Path, url: str) -> None:
     if code.exists():
         print(f"lucid: claim the device there with the setup code: {code.read_text().strip()}")
         print(f"lucid: (it is also in {code})")
+    if app.rdp is not None:
+        cert = ensure_certificate(app.config.paths.daemon_state("rdp_gate") / "tls")
+        print(
+            f"lucid: RDP host 127.0.0.1:{app.config.rdp_gate.rdp_port}: connect with any RDP "
+            "client as a local user with a password (uid >= 1000); the session waits for approval"
+        )
+        print(f"lucid: RDP certificate SHA-256 {cert.fingerprint}")
     print(f"lucid: bus {app.address}  (other commands: --state {state})")
     (app.state / "run" / "url").write_text(url + "\n")
 
 
-def up(state: Path, detach: bool = False, desktop: bool = False) -> int:
+def up(state: Path, detach: bool = False, desktop: bool = False, rdp_port: int = 0) -> int:
     state = state.resolve()
     pid_file = state / "run" / "up.pid"
     if pid_file.exists() and _alive(int(pid_file.read_text())):
         raise LucidError(f"an appliance is already running with state {state}")
     if not detach:
-        return asyncio.run(_serve(state, desktop))
+        return asyncio.run(_serve(state, desktop, rdp_port))
     (state / "run").mkdir(parents=True, exist_ok=True)
     (state / "run" / "ready").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "lucid.cli", "up", "--state", str(state)]
     if desktop:
         argv.append("--desktop")
+    if rdp_port:
+        argv += ["--rdp-port", str(rdp_port)]
     with open(state / "run" / "up.log", "ab") as log:
         proc = subprocess.Popen(
             argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--state", type=Path, default=Path(".state/run"), help="state dir")
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--desktop", action="store_true", help="record a live Xvfb desktop")
+    up.add_argument(
+        "--rdp-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="also run the gated RDP host (xrdp) on 127.0.0.1:PORT (needs root)",
+    )
     down = sub.add_parser("down", help="stop a `lucid up`")
     down.add_argument("--state", type=Path, default=Path(".state/run"))
 
@@ -107,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         from lucid.cli.appliance import up
 
-        return up(args.state, detach=args.detach, desktop=args.desktop)
+        return up(args.state, detach=args.detach, desktop=args.desktop, rdp_port=args.rdp_port)
     if args.command == "down":
         from lucid.cli.appliance import down
 

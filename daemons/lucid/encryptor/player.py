@@ -103,7 +103,9 @@ class Player:
             if leaf_hash(sealed).hex() != c.hash:
                 raise StreamBrokenError(f"{c.stream}[{c.index}] does not match its hash")
             try:
-                plain = open_plain(key, session, (c.stream, c.index, c.plain_size, c.compression), sealed)
+                plain = open_plain(
+                    key, session, (c.stream, c.index, c.plain_size, c.compression), sealed
+                )
             except EvidenceError as err:
                 raise StreamBrokenError(str(err)) from None
             view = memoryview(plain)

@@ -115,7 +115,9 @@ def open_plain(
     """
     stream, index, plain_size, compression = chunk
     item = f"{stream}[{index}]"
-    return _plain(compression, plain_size, item, open_chunk(data_key, session, stream, index, sealed))
+    return _plain(
+        compression, plain_size, item, open_chunk(data_key, session, stream, index, sealed)
+    )
 
 
 def decrypt_stream(bundle: Bundle, key: RecipientKey, stream: str) -> Iterator[bytes]:

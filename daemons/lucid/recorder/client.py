@@ -15,6 +15,10 @@ class RecorderClient(ContractClient):
     async def stop_session(self, session: str) -> None:
         await self.call("StopSession", session)
 
+    async def add_audit_event(self, session: str, kind: str, fields: str) -> None:
+        """Add an event (``fields``: a JSON object) to a recording session's audit stream."""
+        await self.call("AddAuditEvent", session, kind, fields)
+
     async def get_session(self, session: str) -> dict[str, str]:
         return dict(await self.call("GetSession", session))
 

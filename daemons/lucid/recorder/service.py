@@ -6,7 +6,7 @@ from dbus_fast.aio import MessageBus
 
 from lucid.recorder.sessions import Events, SessionManager
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import RECORDER
+from lucid.runtime.contracts import RDP_GATE, RECORDER
 
 
 class RecorderService(ContractService):
@@ -38,6 +38,10 @@ class RecorderService(ContractService):
 
     async def stop_session(self, caller: Caller, session: str) -> None:
         await self._sessions().stop(session)
+
+    async def add_audit_event(self, caller: Caller, session: str, kind: str, fields: str) -> None:
+        await caller.require(RDP_GATE)
+        await self._sessions().add_event(session, kind, fields, producer=RDP_GATE.daemon)
 
     async def get_session(self, caller: Caller, session: str) -> dict[str, str]:
         return await self._sessions().get(session)

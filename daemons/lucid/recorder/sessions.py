@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from lucid.runtime.errors import (
     ConflictError,
     DisplayUnavailableError,
     InternalError,
+    InvalidArgumentError,
     NotFoundError,
     StorageFullError,
 )
@@ -61,6 +63,12 @@ MIGRATIONS = [
     );
     """,
 ]
+
+# Events other daemons add (AddAuditEvent): a dotted lower-case name that is not one of ours.
+EXTERNAL_KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+OWN_KINDS = re.compile(r"(session|encoder|focus|keys|display)(\..*)?")
+EXTERNAL_FIELDS_MAX = 4096  # bytes of JSON: room for metadata, none for content
+RESERVED_FIELDS = frozenset({"t", "type", "producer"})
 
 
 @dataclass(frozen=True)
@@ -303,6 +311,38 @@ class SessionManager:
             self._events.failed(session, *failed)
         self._events.ended(session, complete)
         await self._gate.release(session)
+
+    async def add_event(self, session: str, kind: str, fields: str, producer: str) -> None:
+        """Write ``{"type": kind, "producer": producer, **fields}`` to the session's audit stream.
+
+        Raises:
+            InvalidArgumentError: bad session id or kind, or fields not a small JSON object
+                without the reserved keys.
+            ConflictError: the session is not being recorded (here, now).
+            StorageFullError: the spool is full.
+        """
+        check_session(session)
+        if len(kind) > 64 or not EXTERNAL_KIND.fullmatch(kind) or OWN_KINDS.fullmatch(kind):
+            raise InvalidArgumentError(f"audit event type {kind!r} is not allowed")
+        if len(fields.encode()) > EXTERNAL_FIELDS_MAX:
+            raise InvalidArgumentError(f"audit event fields exceed {EXTERNAL_FIELDS_MAX} bytes")
+        try:
+            values = json.loads(fields)
+        except ValueError as err:
+            raise InvalidArgumentError(f"audit event fields are not JSON: {err}") from None
+        if not isinstance(values, dict) or RESERVED_FIELDS & values.keys():
+            raise InvalidArgumentError(
+                f"audit event fields must be a JSON object without {sorted(RESERVED_FIELDS)}"
+            )
+        live = self._live.get(session)
+        if live is None or live.audit is None or live.stopping:
+            raise ConflictError(f"session {session} is not being recorded")
+        try:
+            live.audit.event(kind, producer=producer, **values)
+        except ValueError as err:  # NaN or infinity: not JSON the stream may carry
+            raise InvalidArgumentError(f"audit event fields: {err}") from None
+        except rec_errors.RecorderError as err:
+            raise _translate(err) from err
 
     async def _close_audit(self, live: _Live) -> None:
         if live.audit is not None:

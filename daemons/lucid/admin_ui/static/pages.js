@@ -261,7 +261,13 @@ export async function devicePage() {
   const section = h("section");
   const gib = (n) => `${(n / 2 ** 30).toFixed(1)} GiB`;
   const refresh = reader(() => api("GET", "/api/device"), (d) => {
-    section.replaceChildren(h("h2", {}, "Device"), h("p", {}, "Web address: ", h("code", {}, d.url)),
+    const rdp = d.rdp ? [h("h3", {}, "Remote desktop (RDP)"),
+      table(null, [["connect to", h("code", {}, d.rdp.address)],
+        ["certificate SHA-256", h("code", {}, d.rdp.fingerprint_sha256)]]),
+      h("p", { class: "note" }, "Users connect with any RDP client and wait on a screen that names their request " +
+        "until it is approved on the Requests page; check the fingerprint when the client asks to trust the certificate.")]
+      : [h("p", { class: "note" }, "No RDP host is running on this device.")];
+    section.replaceChildren(h("h2", {}, "Device"), h("p", {}, "Web address: ", h("code", {}, d.url)), ...rdp,
       table(["daemon", "bus name", "running"], d.daemons.map((x) => [x.daemon, x.bus_name,
         h("span", { class: x.running ? "ok" : "bad" }, x.running ? "yes" : "no")])),
       h("h3", {}, "Storage"), table(["path", "used", "free", "total"], d.storage.map((s) => [s.path, gib(s.used), gib(s.free), gib(s.total)])),
