@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 STATE ?= .state/run
-RDP_PORT ?= 3389
+# The RDP host needs root (xrdp's sesman); without root `make run` runs without it (0 = none).
+RDP_PORT ?= $(if $(filter 0,$(shell id -u)),3389,0)
 
 .PHONY: setup run test lint typecheck contracts unit bench format clean distclean
 
