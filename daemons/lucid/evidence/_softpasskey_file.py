@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
 from lucid.evidence._webauthn import b64u, from_b64u
 from lucid.evidence.errors import FormatError, KeyFileError
-from lucid.evidence.keyfile import _publish_new
+from lucid.evidence.keyfile import write_secret_file
 
 __all__ = [
     "SOFT_PASSKEY_FORMAT",
@@ -70,39 +69,8 @@ def key_file_json(
 
 
 def write_key_file(path: str | os.PathLike[str], data: bytes, *, overwrite: bool) -> None:
-    """Write `data` to `path` atomically with mode 0600.
-
-    Args:
-        path: Destination file.
-        data: The key-file JSON.
-        overwrite: Replace an existing file.
-
-    Raises:
-        KeyFileError: The file exists (and not `overwrite`) or cannot be written.
-    """
-    dest = Path(path)
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, dest)
-        else:
-            _publish_new(tmp, dest)
-        dir_fd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except FileExistsError:
-        tmp.unlink(missing_ok=True)
-        raise KeyFileError(f"{dest}: already exists; refusing to overwrite a key") from None
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise KeyFileError(f"{dest}: cannot write key file ({err.strerror})") from None
+    """Write `data` to `path` atomically with mode 0600 (`keyfile.write_secret_file`)."""
+    write_secret_file(path, data, overwrite=overwrite)
 
 
 def read_key_file(path: str | os.PathLike[str]) -> KeyFileContents:

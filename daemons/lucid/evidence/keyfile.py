@@ -45,6 +45,42 @@ def _publish_new(tmp: Path, dest: Path) -> None:
     os.unlink(tmp)
 
 
+def write_secret_file(path: str | os.PathLike[str], data: bytes, *, overwrite: bool) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (temp file, fsync, rename, dir fsync).
+
+    Args:
+        path: Destination file.
+        data: The file's bytes (a key file's JSON).
+        overwrite: Replace an existing file; otherwise an existing file is an error.
+
+    Raises:
+        KeyFileError: The file exists (and not ``overwrite``) or cannot be written.
+    """
+    dest = Path(path)
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            _publish_new(tmp, dest)
+        dir_fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"{dest}: already exists; refusing to overwrite a key") from None
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"{dest}: cannot write key file ({err.strerror})") from None
+
+
 @dataclass(frozen=True)
 class RecipientKey:
     """An X25519 key pair that session data keys are wrapped to.
@@ -90,29 +126,7 @@ class RecipientKey:
         Raises:
             KeyFileError: The file exists (and not `overwrite`) or cannot be written.
         """
-        dest = Path(path)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            if overwrite:
-                os.replace(tmp, dest)
-            else:
-                _publish_new(tmp, dest)
-            dir_fd = os.open(dest.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except FileExistsError:
-            tmp.unlink(missing_ok=True)
-            raise KeyFileError(f"{dest}: already exists; refusing to overwrite a key") from None
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise KeyFileError(f"{dest}: cannot write key file ({err.strerror})") from None
+        write_secret_file(path, self.to_json(), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RecipientKey:
