@@ -156,7 +156,7 @@ async def test_scope_being_edited_survives_new_requests(tab: Tab) -> None:
     await expect(row(tab, "e2").get_by_label("Grant lifetime (s)")).to_have_value("600")
 
     # e2 is denied elsewhere (another admin): its row goes, e1's edit stays
-    await device.gatekeeper.deny("e2", "bob", "not now")
+    await device.gatekeeper.deny("e2", "", "not now")
     await expect(row(tab, "e2")).to_have_count(0)
     await expect(form.get_by_label("Grant lifetime (s)")).to_have_value("120")
 
@@ -177,7 +177,7 @@ async def test_page_catches_up_after_the_event_stream_reconnects(tab: Tab) -> No
 
     await device.daemons.stop("admin_ui")  # the stream ends; nobody relays the next signal
     await device.file_request("c2")
-    await device.gatekeeper.deny("c1", "bob", "decided while the page was deaf")
+    await device.gatekeeper.deny("c1", "", "decided while the page was deaf")
     await device.daemons.start("admin_ui")
     await listening(tab, streams=2)  # the browser reconnected by itself
     await expect(row(tab, "c2")).to_be_visible()  # caught up on "hello": no event said so

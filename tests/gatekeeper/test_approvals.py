@@ -151,12 +151,12 @@ async def test_deny_and_signed_deny(
     decided: list[list[str]] = []
     await gk.on_signal("RequestDecided", decided.append)
     await request(gk, "s1")
-    await gk.deny("s1", "alice", "not now")
+    await gk.deny("s1", "", "not now")
     grant = await gk.get_grant("s1")
     assert grant["state"] == "denied" and grant["scope"] == "null"
     assert json.loads(await gk.get_request("s1"))["reason"] == "not now"
     with pytest.raises(ConflictError):
-        await gk.deny("s1", "alice", "again")
+        await gk.deny("s1", "", "again")
     with pytest.raises(ConflictError):
         await approve(gk, "s1", "alice", key)
     await request(gk, "s2")

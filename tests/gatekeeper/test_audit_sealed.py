@@ -28,9 +28,9 @@ async def test_decisions_are_sealed_as_a_gatekeeper_session(
     await set_policy(admin_ui, approval_window_s=0)
     await request(gk, "s1")
     await approve(gk, "s1", "alice", key)
-    await gk.revoke("s1", "alice", "done early")
+    await gk.revoke("s1", "", "done early")
     await request(gk, "s2")
-    await gk.deny("s2", "alice", "no")
+    await gk.deny("s2", "", "no")
     await ds.stop("gatekeeper")  # SIGTERM: the audit session ends and is handed on
     await ds.start("gatekeeper")
 

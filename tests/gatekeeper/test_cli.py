@@ -68,7 +68,7 @@ async def test_enroll_approve_deny_revoke(
     assert scope["clipboard"] is False and scope["ttl_s"] == 120
     status, _, _ = await _lucid(gatekeeper_env, "sessions", "revoke", "s1", "--reason", "done")
     assert status == 0 and (await gk.get_grant("s1"))["state"] == "revoked"
-    status, _, _ = await _lucid(gatekeeper_env, "sessions", "deny", "s2", "--account", "alice")
+    status, _, _ = await _lucid(gatekeeper_env, "sessions", "deny", "s2")
     assert status == 0 and (await gk.get_grant("s2"))["state"] == "denied"
     status, _, err = await _lucid(gatekeeper_env, "sessions", "deny", "s2")
     assert status == 1 and err.count("\n") == 1 and "not pending" in err

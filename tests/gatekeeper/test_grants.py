@@ -29,10 +29,10 @@ async def test_revoke_ends_a_grant(
     ended = await _signals(gk, "GrantEnded")
     await request(gk, "s1")
     with pytest.raises(ConflictError):  # nothing granted yet: deny it instead
-        await gk.revoke("s1", "alice", "")
+        await gk.revoke("s1", "", "")
     await approve(gk, "s1", "alice", key)
     await recorder.mark_active("s1")
-    await gk.revoke("s1", "alice", "suspicious")
+    await gk.revoke("s1", "", "suspicious")
     await wait_for(lambda: ended, 30, "GrantEnded")
     assert ended == [["s1", "revoked"]]
     grant = await gk.get_grant("s1")
@@ -72,7 +72,7 @@ async def test_requests_and_grants_expire(
     await wait_for(lambda: ["running", "expired"] in ended, 60, "the active grant to expire")
     assert (await gk.get_grant("running"))["state"] == "expired"
     with pytest.raises(ConflictError):
-        await gk.revoke("running", "alice", "")
+        await gk.revoke("running", "", "")
 
 
 async def test_approval_window_approves_the_same_user_and_target(

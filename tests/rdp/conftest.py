@@ -76,7 +76,7 @@ async def bus_address() -> AsyncIterator[str]:
     """Like the shared one, but in a directory session users can reach (the start script
     calls rdp_gate on this bus as the session's user)."""
     directory = _open_dir("lucid-rdp-bus-")
-    proc, address = await start_private_bus(directory / "bus")
+    proc, address = await start_private_bus(directory / "bus", session_users=True)
     os.chmod(directory / "bus", 0o755)
     yield address
     proc.terminate()

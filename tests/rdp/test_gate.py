@@ -48,7 +48,7 @@ async def test_second_user_is_approved_while_the_first_still_waits(
     assert request["state"] == "pending"
 
     # ... and a denial ends only the first one's connection, after saying so on its screen
-    await host.gatekeeper.deny(waiting_first["session"], "alice", "not today")
+    await host.gatekeeper.deny(waiting_first["session"], "", "not today")
     closing = await host.wait_state(waiting_first["session"], "closing")
     assert closing["outcome"] == "denied" and closing["message"] == "not today"
     assert "Lucid: waiting for approval" in host.window_names(first, closing["display"])
@@ -79,7 +79,7 @@ async def test_revoke_cuts_a_running_session_and_it_seals(
     await wait_for(lambda: host.desktop_pids(user), TIMEOUT, "the desktop")
     await settle(1)
 
-    await host.gatekeeper.revoke(session, "alice", "enough")
+    await host.gatekeeper.revoke(session, "", "enough")
     await _ends(host, session, "revoked", client)
     assert host.desktop_pids(user) == []
     info = await RecorderClient(host.bus).get_session(session)
@@ -140,5 +140,5 @@ async def test_a_restarted_gate_still_guards_running_sessions(
     await host.daemons.start("rdp_gate")
     assert (await host.state(session))["state"] == "running"
     assert host.desktop_pids(user), "the restart ended the approved session"
-    await host.gatekeeper.revoke(session, "alice", "after the restart")
+    await host.gatekeeper.revoke(session, "", "after the restart")
     await _ends(host, session, "revoked", client)

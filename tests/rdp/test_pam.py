@@ -83,7 +83,7 @@ async def test_pam_login_waits_and_follows_the_decision(
     if decision == "approve":
         assert await approve(gatekeeper, session, "alice", key) == "approved"
     else:
-        await gatekeeper.deny(session, "alice", "no")
+        await gatekeeper.deny(session, "", "no")
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     assert session in text, text

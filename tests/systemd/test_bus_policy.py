@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from lucid.runtime.contracts import ANYONE, OPERATOR, by_daemon
+from lucid.runtime.policy import device_policy, methods_for
 from tests.systemd.conftest import NOBODY, PolicyBus, read_address, start_policy_bus
 from tests.systemd.helpers import DAEMONS, POLICY_DIR, Credentials, Daemon, SysRoot
 
@@ -89,13 +91,17 @@ def test_policy_grants(daemon: Daemon) -> None:
     }
     # Only the daemon's own user owns the name, and that is all it is granted here.
     assert allowed(policies["user", daemon.user]) == [{"own": name}]
-    # The Lucid daemons call its interface and the standard ones; root only looks.
+    # The Lucid daemons call its interface and the standard ones; root looks, and calls
+    # only the methods the contract opens to the console (operator).
     standard = [INTROSPECTABLE, PROPERTIES, PEER]
     assert allowed(policies["group", "lucid"]) == [
         {"send_destination": name, "send_interface": iface} for iface in [name, *standard]
     ]
     assert allowed(policies["user", "root"]) == [
         {"send_destination": name, "send_interface": iface} for iface in [INTROSPECTABLE, PEER]
+    ] + [
+        {"send_destination": name, "send_interface": name, "send_member": member}
+        for member in methods_for(by_daemon(daemon.name), OPERATOR)
     ]
     # Everyone else: nothing, but the daemon's public methods (after the denials: in a
     # context, later rules win), each named with its interface.
@@ -108,6 +114,18 @@ def test_policy_grants(daemon: Daemon) -> None:
             for member in daemon.public_methods
         ),
     ]
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda d: d.name)
+def test_policy_is_generated_from_the_contract(daemon: Daemon) -> None:
+    """The committed file is what lucid.runtime.policy makes of the interface XML (run
+    `python -m lucid.runtime.policy systemd/dbus-1/system.d` after changing a contract)."""
+    assert policy_path(daemon).read_text() == device_policy(by_daemon(daemon.name))
+
+
+def test_public_methods_are_the_contracts_anyone_methods() -> None:
+    for daemon in DAEMONS:
+        assert list(daemon.public_methods) == methods_for(by_daemon(daemon.name), ANYONE)
 
 
 def test_no_policy_grants_another_daemons_name() -> None:

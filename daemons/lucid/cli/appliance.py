@@ -156,7 +156,10 @@ async def running_appliance(state: Path, rdp_port: int = 0) -> AsyncIterator[Run
         names.insert(names.index(ADMIN_UI.daemon), RDP_GATE.daemon)
         run.mkdir(parents=True, exist_ok=True)
         os.chmod(run, 0o755)  # session users reach the bus socket and the xrdp config in here
-    bus_proc, address = await start_private_bus(run)
+    else:
+        run.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(run, 0o700)  # only the appliance's user reaches its bus
+    bus_proc, address = await start_private_bus(run, session_users=bool(rdp_port))
     daemons = DaemonSet(names, run, {"LUCID_BUS": address, "LUCID_CONFIG": str(cfg_path)})
     bus: MessageBus | None = None
     rdp: XrdpStack | None = None

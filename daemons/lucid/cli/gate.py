@@ -46,7 +46,6 @@ def add_session_actions(sessions: argparse.ArgumentParser) -> None:
         sp = actions.add_parser(name, help=what)
         sp.add_argument("session")
         sp.add_argument("--reason", default="")
-        sp.add_argument("--account", help="who decides (default: the login name)")
         state(sp)
 
 
@@ -69,11 +68,11 @@ async def run_session_action(args: argparse.Namespace) -> int:
         if args.action == "pending":
             return _print_pending(json.loads(await gk.list_requests("pending")))
         if args.action == "deny":
-            await gk.deny(args.session, args.account or _login(), args.reason)
+            await gk.deny(args.session, "", args.reason)  # recorded as console:<unix user>
             print(f"{args.session} denied")
             return 0
         if args.action == "revoke":
-            await gk.revoke(args.session, args.account or _login(), args.reason)
+            await gk.revoke(args.session, "", args.reason)  # recorded as console:<unix user>
             print(f"{args.session} revoked")
             return 0
         state = await _approve(gk, args)

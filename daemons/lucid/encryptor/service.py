@@ -7,7 +7,7 @@ from dbus_fast.aio import MessageBus
 from lucid.encryptor.player import Player
 from lucid.encryptor.sealer import Sealer
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import ADMIN_UI, ENCRYPTOR
+from lucid.runtime.contracts import ENCRYPTOR
 from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
@@ -44,7 +44,6 @@ class EncryptorService(ContractService):
         return info
 
     async def open_stream(self, caller: Caller, session: str, stream: str, fd: int) -> int:
-        await caller.require(ADMIN_UI)
         if self.player is None:
             raise RuntimeError("encryptor service used before it was wired")
         return await self.player.open(session, stream, fd)

@@ -1,8 +1,8 @@
-"""io.lucid.Gatekeeper1: thin bus adapter over `Gatekeeper`, with the caller checks.
+"""io.lucid.Gatekeeper1: thin bus adapter over `Gatekeeper`.
 
-SetPolicy, DecideWithPassword and CreateEnrollment: admin-ui only. MarkActive and
-MarkEnded: the recorder only. GetSessionPolicy: merkle only. Everything else: any caller
-the bus policy lets in (group lucid). JSON goes out as canonical JSON text.
+Who may call each method is in the interface XML (io.lucid.Callers), enforced before a
+handler runs; Deny and Revoke also take the acting account from the caller's identity
+(``acting_account``). JSON goes out as canonical JSON text.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dbus_fast.aio import MessageBus
 from lucid.evidence.canonical import canonical_json
 from lucid.gatekeeper.gate import Gatekeeper
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import ADMIN_UI, GATEKEEPER, MERKLE, RECORDER
+from lucid.runtime.contracts import ADMIN_UI, GATEKEEPER
+from lucid.runtime.errors import InvalidArgumentError, NotAuthorizedError
 
 
 def _json(value: Any) -> str:
@@ -32,7 +33,6 @@ class GatekeeperService(ContractService):
         return self._gate.get_policy()
 
     async def set_policy(self, caller: Caller, policy: str) -> str:
-        await caller.require(ADMIN_UI)
         return await self._gate.set_policy(policy, by=ADMIN_UI.daemon)
 
     async def request_session(self, caller: Caller, request: str) -> str:
@@ -57,28 +57,24 @@ class GatekeeperService(ContractService):
     async def decide_with_password(
         self, caller: Caller, session: str, account: str, decision: str, scope: str
     ) -> str:
-        await caller.require(ADMIN_UI)
         return await self._gate.decide_with_password(session, account, decision, scope)
 
     async def deny(self, caller: Caller, session: str, account: str, reason: str) -> None:
-        await self._gate.deny(session, account, reason)
+        await self._gate.deny(session, acting_account(caller, account), reason)
 
     async def revoke(self, caller: Caller, session: str, account: str, reason: str) -> None:
-        await self._gate.revoke(session, account, reason)
+        await self._gate.revoke(session, acting_account(caller, account), reason)
 
     async def get_grant(self, caller: Caller, session: str) -> dict[str, str]:
         return await self._gate.get_grant(session)
 
     async def mark_active(self, caller: Caller, session: str) -> None:
-        await caller.require(RECORDER)
         await self._gate.mark_active(session)
 
     async def mark_ended(self, caller: Caller, session: str) -> None:
-        await caller.require(RECORDER)
         await self._gate.mark_ended(session)
 
     async def get_session_policy(self, caller: Caller, session: str) -> str:
-        await caller.require(MERKLE)
         return _json(await self._gate.get_session_policy(session))
 
     async def begin_registration(self, caller: Caller, account: str) -> str:
@@ -90,8 +86,26 @@ class GatekeeperService(ContractService):
         return await self._gate.complete_registration(account, credential, enrollment_code)
 
     async def create_enrollment(self, caller: Caller, account: str, role: str) -> str:
-        await caller.require(ADMIN_UI)
         return await self._gate.create_enrollment(account, role)
 
     async def list_accounts(self, caller: Caller) -> str:
         return _json(await self._gate.list_accounts())
+
+
+def acting_account(caller: Caller, account: str) -> str:
+    """Who a Deny or Revoke is recorded as: the web account admin-ui authenticated, or for the
+    console ``console:<unix user>`` from the bus — never a name the console merely claims.
+
+    Raises:
+        NotAuthorizedError: the console named an account other than its own.
+    """
+    if caller.principal == ADMIN_UI.daemon:
+        if not account:
+            raise InvalidArgumentError("admin-ui must name the account that decides")
+        return account
+    console = f"console:{caller.user}"
+    if account not in ("", console):
+        raise NotAuthorizedError(
+            f"the console acts as {console}, not {account!r}; web accounts decide on the web page"
+        )
+    return console

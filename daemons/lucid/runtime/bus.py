@@ -22,7 +22,7 @@ from typing import Any
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from lucid.runtime.contracts import Contract
+from lucid.runtime.contracts import ANYONE, Contract
 from lucid.runtime.errors import (
     BusError,
     InternalError,
@@ -31,6 +31,7 @@ from lucid.runtime.errors import (
     UnavailableError,
     error_from_dbus,
 )
+from lucid.runtime.principals import Identity, Principals
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,24 @@ async def _dbus_call(bus: MessageBus, member: str, signature: str, body: list[An
 
 @dataclass
 class Caller:
-    """Who sent a method call. ``fds`` are file descriptors passed with it (caller owns none)."""
+    """Who sent a method call. ``fds`` are file descriptors passed with it (caller owns none).
+
+    ``principal`` is the contract caller the dispatcher matched (``admin_ui``, ``operator``,
+    ``anyone`` ...; lucid.runtime.principals) and ``uid`` the caller's unix user as the bus
+    daemon reports it; both are set before a handler runs.
+    """
 
     bus: MessageBus
     sender: str
     fds: list[int] = field(default_factory=list)
+    principal: str = ""
+    uid: int = -1
+    principals: Principals | None = None
+
+    @property
+    def user(self) -> str:
+        """The caller's account name (for records such as ``console:root``)."""
+        return Identity(self.uid).user
 
     async def owns(self, bus_name: str) -> bool:
         """True if the caller currently owns ``bus_name`` (bus policy limits who can)."""
@@ -98,12 +112,15 @@ class Caller:
         return bool(owner == self.sender)
 
     async def require(self, *contracts: Contract) -> None:
-        """Raise ``NotAuthorizedError`` unless the caller owns one of ``contracts``' names."""
-        for contract in contracts:
-            if await self.owns(contract.bus_name):
-                return
-        allowed = ", ".join(c.daemon for c in contracts)
-        raise NotAuthorizedError(f"only {allowed} may call this method")
+        """Raise ``NotAuthorizedError`` unless the caller is one of ``contracts``' daemons:
+        their unix user and owner of their name (the dispatcher already enforced the XML's
+        callers; this narrows a method that several callers share)."""
+        names = tuple(c.daemon for c in contracts)
+        if self.principal in names:
+            return
+        if self.principals is None:
+            raise NotAuthorizedError(f"only {', '.join(names)} may call this method")
+        await self.principals.match(self.sender, names, "this method")
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -121,6 +138,9 @@ class ContractService:
 
     def __init__(self, bus: MessageBus) -> None:
         self.bus = bus
+        #: Set by lucid.runtime.daemon.serve from ``[bus] daemon_users`` before export; a
+        #: service without it refuses every call that is not open to ``anyone``.
+        self.principals: Principals | None = None
         self._handlers: dict[str, Handler] = {}
         for name in self.contract.methods:
             handler = getattr(self, _snake(name), None)
@@ -183,10 +203,22 @@ class ContractService:
         task.add_done_callback(self._tasks.discard)
         return True
 
+    async def _authorize(self, caller: Caller, member: str) -> None:
+        callers = self.contract.methods[member].callers
+        if self.principals is None:
+            if ANYONE not in callers:
+                raise NotAuthorizedError(f"{self.contract.daemon} has no caller checks set up")
+            caller.principal = ANYONE
+            return
+        caller.principals = self.principals
+        caller.uid = (await self.principals.identify(caller.sender)).uid
+        caller.principal = await self.principals.match(caller.sender, callers, member)
+
     async def _dispatch(self, msg: Message, out_signature: str) -> None:
         caller = Caller(self.bus, msg.sender or "", list(msg.unix_fds or []))
         args = list(msg.body)
         try:
+            await self._authorize(caller, msg.member or "")
             if "h" in (self.contract.methods[msg.member or ""].in_signature):
                 if len(caller.fds) < msg.signature.count("h"):
                     raise InvalidArgumentError(

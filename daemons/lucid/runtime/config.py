@@ -43,6 +43,9 @@ class BusConfig:
     address: str = ""  # empty: LUCID_BUS, then the system bus
     max_calls_in_flight: int = 64  # dbus-fast drops the link with hundreds in flight
     call_timeout_s: float = 30.0
+    # Which unix user each daemon runs as, for the caller checks (lucid.runtime.principals):
+    # "per-daemon" (the device: lucid-<daemon>) or "shared" (`lucid up`: all one user).
+    daemon_users: str = "per-daemon"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,19 @@
 Each daemon exports exactly one versioned interface ``io.lucid.<Daemon>1`` at the object
 path made from it (``/io/lucid/<Daemon>1``), and owns the same well-known name. The XML in
 ``lucid/interfaces/`` is the contract: services dispatch from it and clients call from it.
-This module only names things; it does not touch the bus.
+Who may call each method is part of the contract: every ``<method>`` carries
+``<annotation name="io.lucid.Callers" value="..."/>``, a space-separated list of
+
+- daemon names (``admin_ui``, ``recorder`` ...): that daemon's process — its unix user, and
+  the connection owning its well-known name;
+- ``daemons``: any Lucid daemon, as above (read-only methods);
+- ``operator``: the local console (``lucid`` commands): root on the device, the appliance's
+  own user under ``lucid up``;
+- ``anyone``: any local user the bus lets through (rdp_gate's Wait and End).
+
+``ContractService`` enforces the list before a handler runs (lucid.runtime.principals), and
+lucid.runtime.policy derives the bus policies from it. This module only names things; it
+does not touch the bus.
 """
 
 from __future__ import annotations
@@ -13,6 +25,14 @@ from functools import cache
 from importlib import resources
 from xml.etree import ElementTree
 
+CALLERS_ANNOTATION = "io.lucid.Callers"
+#: The local console: root on the device, the appliance user under ``lucid up``.
+OPERATOR = "operator"
+#: Any local user the bus policy lets through.
+ANYONE = "anyone"
+#: Any Lucid daemon (its user and its own name).
+DAEMONS = "daemons"
+
 
 @dataclass(frozen=True)
 class Method:
@@ -20,6 +40,8 @@ class Method:
     in_signature: str
     out_signature: str
     in_args: tuple[str, ...]
+    callers: tuple[str, ...] = ()
+    """Who may call it, in the contract's order (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,7 @@ def _parse(interface: str) -> tuple[dict[str, Method], dict[str, Signal]]:
             in_signature="".join(a.get("type", "") for a in ins),
             out_signature="".join(a.get("type", "") for a in outs),
             in_args=tuple(a.get("name", "") for a in ins),
+            callers=_callers(interface, m),
         )
     signals = {
         s.get("name", ""): Signal(
@@ -82,6 +105,24 @@ def _parse(interface: str) -> tuple[dict[str, Method], dict[str, Signal]]:
         for s in iface.findall("signal")
     }
     return methods, signals
+
+
+def _callers(interface: str, method: ElementTree.Element) -> tuple[str, ...]:
+    """The method's ``io.lucid.Callers``; a contract without one is a programming error."""
+    name = method.get("name", "")
+    values = [
+        a.get("value", "")
+        for a in method.findall("annotation")
+        if a.get("name") == CALLERS_ANNOTATION
+    ]
+    if len(values) != 1 or not values[0].split():
+        raise RuntimeError(f"{interface}.{name} must declare one {CALLERS_ANNOTATION} annotation")
+    callers = tuple(values[0].split())
+    known = {c.daemon for c in ALL} | {OPERATOR, ANYONE, DAEMONS}
+    unknown = sorted(set(callers) - known)
+    if unknown:
+        raise RuntimeError(f"{interface}.{name}: unknown callers {', '.join(unknown)}")
+    return callers
 
 
 def _contract(daemon: str, short: str) -> Contract:
@@ -105,3 +146,25 @@ TRON_NODE = _contract("tron_node", "TronNode")
 
 #: The daemons of the recording pipeline, in start order.
 PIPELINE: tuple[Contract, ...] = (WALLETD, RECORDER, CHUNKER, ENCRYPTOR, MERKLE)
+
+#: Every Lucid contract (the names a bus policy reserves).
+ALL: tuple[Contract, ...] = (
+    WALLETD,
+    RECORDER,
+    CHUNKER,
+    ENCRYPTOR,
+    MERKLE,
+    GATEKEEPER,
+    ADMIN_UI,
+    RDP_GATE,
+    CHAIN_CLIENT,
+    TRON_NODE,
+)
+
+
+def by_daemon(daemon: str) -> Contract:
+    """The contract of daemon ``daemon`` (module name, e.g. ``admin_ui``)."""
+    for contract in ALL:
+        if contract.daemon == daemon:
+            return contract
+    raise KeyError(daemon)

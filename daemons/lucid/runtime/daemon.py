@@ -23,9 +23,10 @@ from dbus_fast.aio import MessageBus
 
 from lucid.runtime.bus import ContractService, bus_address, connect
 from lucid.runtime.config import Config, load_config
-from lucid.runtime.errors import LucidError
+from lucid.runtime.errors import ConfigError, LucidError
 from lucid.runtime.log import setup_logging
 from lucid.runtime.notify import notify, watchdog_interval
+from lucid.runtime.principals import Principals
 
 STOP_GRACE_S = 10.0  # time the current item gets to finish after SIGTERM
 
@@ -91,6 +92,7 @@ async def serve(name: str, build: Build, config: Config | None = None) -> int:
             async with asyncio.TaskGroup() as group:
                 rt._group = group
                 service = await build(rt)
+                service.principals = principals_for(bus, cfg)
                 service.export()
                 await service.request_name()
                 notify("READY=1")
@@ -110,6 +112,18 @@ async def serve(name: str, build: Build, config: Config | None = None) -> int:
         else:
             status = 0
     return status
+
+
+def principals_for(bus: MessageBus, cfg: Config) -> Principals:
+    """The caller checks of a service on ``bus`` (``[bus] daemon_users``).
+
+    Raises:
+        ConfigError: an unknown layout.
+    """
+    try:
+        return Principals(bus, cfg.bus.daemon_users)
+    except ValueError as err:
+        raise ConfigError(f"config bus.daemon_users: {err}") from err
 
 
 async def _finish(rt: Runtime) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import pwd
 import signal
 import socket
 import sys
@@ -20,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lucid.runtime.errors import LucidError
+from lucid.runtime.policy import appliance_bus_config
 
 log = logging.getLogger(__name__)
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+#: A bus that lets every user own and call everything: for tests of a daemon's own caller
+#: checks only (what a method refuses when the bus policy would not have stopped the call).
+PERMISSIVE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>lucid</type>
@@ -68,14 +72,27 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout_s: float = 10.0
             await proc.wait()
 
 
-async def start_private_bus(directory: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """Start ``dbus-daemon`` listening on ``directory/bus``; return (process, address)."""
+async def start_private_bus(
+    directory: Path, *, session_users: bool = False, config: str | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start ``dbus-daemon`` listening on ``directory/bus``; return (process, address).
+
+    The bus has the device's rules (lucid.runtime.policy) with every daemon running as this
+    process's user: only that user owns ``io.lucid.*`` names, whether their daemon runs or
+    not. ``session_users`` lets any local user connect (and call what the contracts open to
+    anyone); ``config`` replaces the whole configuration (``{socket}`` is filled in).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     sock = directory / "bus"
     with contextlib.suppress(FileNotFoundError):
         sock.unlink()
     conf = directory / "bus.conf"
-    conf.write_text(BUS_CONFIG.format(socket=sock))
+    user = pwd.getpwuid(os.getuid()).pw_name
+    conf.write_text(
+        config.format(socket=sock)
+        if config is not None
+        else appliance_bus_config(sock, user, session_users=session_users)
+    )
     # dbus-daemon's own warnings (e.g. it cannot raise its fd limit as non-root) go to a log.
     log_file = open(directory / "dbus-daemon.log", "ab")  # noqa: SIM115  # handed to the child
     try:
@@ -160,7 +177,9 @@ class DaemonSet:
         sock.setblocking(False)
         child.notify = sock
         asyncio.get_running_loop().add_reader(sock.fileno(), self._on_notify, child)
-        env = dict(os.environ) | self.env | {"NOTIFY_SOCKET": str(sock_path)}
+        # Every child runs as this process's user: the caller checks must know (principals).
+        shared = {"LUCID__BUS__DAEMON_USERS": "shared"}
+        env = dict(os.environ) | shared | self.env | {"NOTIFY_SOCKET": str(sock_path)}
         env.pop("WATCHDOG_USEC", None)
         with open(self.log_path(name), "ab") as logf:
             child.proc = await asyncio.create_subprocess_exec(

@@ -1,5 +1,6 @@
 """io.lucid.Walletd1: thin bus adapter over the key backend, the data keys and the chain
-accounts. Each method checks its caller here; the domain modules never see the bus."""
+accounts. Who may call each method is in the interface XML (io.lucid.Callers), enforced by
+ContractService before a handler runs; the domain modules never see the bus."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dbus_fast.aio import MessageBus
 
 from lucid.evidence.signed import SIGNING_CONTEXT
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import CHAIN_CLIENT, ENCRYPTOR, MERKLE, TRON_NODE, WALLETD
+from lucid.runtime.contracts import WALLETD
 from lucid.runtime.errors import InvalidArgumentError
 from lucid.walletd.datakeys import DataKeys
 from lucid.walletd.keys import KeyBackend
@@ -45,18 +46,15 @@ class WalletdService(ContractService):
         }
 
     async def create_data_key(self, caller: Caller, session: str) -> bytes:
-        await caller.require(ENCRYPTOR)
         return await self._keys.create(session)
 
     async def open_data_key(self, caller: Caller, session: str) -> bytes:
-        await caller.require(ENCRYPTOR)
         return await self._keys.open(session)
 
     async def get_recipients(self, caller: Caller, session: str) -> list[list[str]]:
         return [[r.hex(), s.hex()] for r, s in await self._keys.recipients(session)]
 
     async def sign_manifest(self, caller: Caller, message: bytes) -> bytes:
-        await caller.require(MERKLE)
         if not bytes(message).startswith(SIGNING_CONTEXT):
             raise InvalidArgumentError("walletd signs only manifest signing messages")
         return self._backend.sign(bytes(message))
@@ -65,9 +63,7 @@ class WalletdService(ContractService):
         return (await self._chain()).accounts()
 
     async def sign_evm_transaction(self, caller: Caller, tx: str) -> tuple[bytes, str]:
-        await caller.require(CHAIN_CLIENT)
         return await (await self._chain()).sign_evm(tx)
 
     async def sign_tron_transaction(self, caller: Caller, raw_data: bytes) -> tuple[bytes, str]:
-        await caller.require(TRON_NODE)
         return await (await self._chain()).sign_tron(bytes(raw_data))
