@@ -3,8 +3,12 @@ the manifest's session-policy member. Real crypto throughout; nothing is mocked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from lucid.evidence import (
     DEFAULT_POLICY,
@@ -15,6 +19,7 @@ from lucid.evidence import (
     Scope,
     SessionPolicy,
     SoftPasskey,
+    VerificationError,
     WebAuthnAssertion,
     approval_challenge,
     approval_document,
@@ -25,6 +30,42 @@ from lucid.evidence.approvals import b64u
 ORIGIN = "http://localhost"
 T0 = datetime(2026, 11, 22, 2, 15, 0, tzinfo=UTC)
 SCOPE = Scope(ttl_s=3600, max_duration_s=3600, clipboard=True, file_transfer=False, drives=False)
+BIG = Scope(ttl_s=7200, max_duration_s=7200, clipboard=True, file_transfer=True, drives=True)
+SESSION = "s1"
+
+
+def fails(check: Callable[[], object], item: str) -> str:
+    """Run ``check``; it must raise a VerificationError naming ``item`` in one line."""
+    with pytest.raises(VerificationError) as err:
+        check()
+    assert err.value.item == item, str(err.value)
+    message = str(err.value)
+    assert message.startswith(item + ":") and "\n" not in message
+    return message
+
+
+def flip(data: bytes, where: int) -> bytes:
+    """``data`` with the lowest bit of byte ``where`` flipped."""
+    out = bytearray(data)
+    out[where] ^= 0x01
+    return bytes(out)
+
+
+DELETE = object()
+"""A `mutate` value: delete the key instead of setting it."""
+
+
+def mutate(d: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """A deep copy of ``d`` with the item at ``path`` set to ``value`` (or deleted)."""
+    out = copy.deepcopy(d)
+    target: Any = out
+    for key in path[:-1]:
+        target = target[key]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return out
 
 
 def at(seconds: float) -> str:
