@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -46,3 +47,21 @@ async def test_restricted_methods_check_the_caller(
         await call(peers[allowed])
     except BusError as err:  # past the caller check, the domain may still refuse the call
         assert "may call" not in str(err), f"{method} refused its own caller: {err}"
+
+
+async def test_deny_and_revoke_record_who_the_caller_is(
+    gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
+) -> None:
+    """The console cannot decide "as owner1": it is recorded as console:<unix user>. Only
+    admin-ui, which authenticated the web account, names one."""
+    await gatekeeper_env.start("gatekeeper")
+    console = GatekeeperClient(bus)
+    for session in ("s1", "s2"):
+        await request(console, session)
+    with pytest.raises(NotAuthorizedError, match="console:root"):
+        await console.deny("s1", "owner1", "")
+    assert json.loads(await console.get_request("s1"))["state"] == "pending"
+    await console.deny("s1", "", "")
+    assert json.loads(await console.get_request("s1"))["reason"] == "by console:root"
+    await admin_ui.deny("s2", "owner1", "")
+    assert json.loads(await console.get_request("s2"))["reason"] == "by owner1"

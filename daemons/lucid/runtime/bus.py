@@ -338,8 +338,11 @@ class ContractClient:
         """Call ``callback(args)`` for each ``member`` signal of this contract."""
         if member not in self.contract.signals:
             raise RuntimeError(f"{member} is not a signal of {self.contract.interface}")
+        # sender= a well-known name: the bus delivers only what its current owner sends (a
+        # look-alike signal from another connection is not routed here).
         rule = (
-            f"type='signal',interface='{self.contract.interface}',"
+            f"type='signal',sender='{self.contract.bus_name}',"
+            f"interface='{self.contract.interface}',"
             f"path='{self.contract.path}',member='{member}'"
         )
         await _dbus_call(self.bus, "AddMatch", "s", [rule])

@@ -1,0 +1,191 @@
+"""``lucid up``'s private bus holds the device's rules, and the real daemons check callers.
+
+Issue 9's attacks, replayed: a process of another unix user (``nobody``) tries to own the
+daemons' names — running, crashed, or never started — and to call what only a daemon or the
+console may call. On ``lucid up``'s bus the policy refuses it (AccessDenied); on a lax bus,
+where the policy would let it through, the daemons themselves refuse it (NotAuthorized).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from lucid.runtime.bus import connect
+from lucid.runtime.contracts import ALL, ANYONE, ENCRYPTOR, RDP_GATE, TRON_NODE, Contract
+from lucid.runtime.errors import NotAuthorizedError
+from lucid.runtime.supervisor import PERMISSIVE_BUS_CONFIG, start_private_bus
+from tests.conftest import LucidEnv
+from tests.runtime.test_callers import NOBODY, probe
+
+ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+NOT_AUTHORIZED = NotAuthorizedError.name
+SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
+
+
+def spec(contract: Contract, member: str) -> dict[str, str]:
+    return {
+        "destination": contract.bus_name,
+        "path": contract.path,
+        "interface": contract.interface,
+        "member": member,
+        "signature": contract.methods[member].in_signature,
+    }
+
+
+def by_name(daemon: str) -> Contract:
+    return next(c for c in ALL if c.daemon == daemon)
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="lucid-appbus-"))
+    os.chmod(path, 0o755)  # nobody reaches the bus socket in here
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def _bus(directory: Path, **kwargs: object) -> AsyncIterator[str]:
+    proc, address = await start_private_bus(directory / "bus", **kwargs)  # type: ignore[arg-type]  # keyword arguments of start_private_bus
+    yield address
+    proc.terminate()
+    await proc.wait()
+
+
+@pytest.fixture
+async def rdp_bus(open_dir: Path) -> AsyncIterator[str]:
+    """``lucid up --rdp-port``'s bus: session users may connect."""
+    async for address in _bus(open_dir, session_users=True):
+        yield address
+
+
+@pytest.fixture
+async def local_bus(open_dir: Path) -> AsyncIterator[str]:
+    """``lucid up``'s bus without the RDP host."""
+    async for address in _bus(open_dir):
+        yield address
+
+
+@pytest.fixture
+async def lax_bus(open_dir: Path) -> AsyncIterator[str]:
+    async for address in _bus(open_dir, config=PERMISSIVE_BUS_CONFIG):
+        yield address
+
+
+async def _start(root: Path, address: str, *names: str) -> LucidEnv:
+    lucid = LucidEnv(root, address)
+    await lucid.start(*names)
+    return lucid
+
+
+async def _close(lucid: LucidEnv) -> None:
+    for ds in lucid.sets:
+        await ds.close()
+    shutil.rmtree(lucid.spool.parent, ignore_errors=True)
+
+
+async def test_without_the_rdp_host_other_users_cannot_even_connect(local_bus: str) -> None:
+    outcome = await probe(local_bus, NOBODY, [spec(by_name("walletd"), "GetIdentity")])
+    assert outcome["calls"][0].startswith("connect:"), outcome
+
+
+async def test_session_users_own_no_lucid_name_and_call_only_public_methods(
+    rdp_bus: str, tmp_path: Path
+) -> None:
+    lucid = await _start(tmp_path, rdp_bus, "walletd", "encryptor")
+    try:
+        # Running, never started (tron-node, rdp_gate ...), and crashed (encryptor, below).
+        for contract in ALL:
+            outcome = await probe(rdp_bus, NOBODY, [], own=contract.bus_name)
+            assert outcome["own"] == ACCESS_DENIED, contract.bus_name
+        await lucid.sets[0].kill("encryptor", signal.SIGKILL)
+        outcome = await probe(
+            rdp_bus, NOBODY, [spec(by_name("walletd"), "OpenDataKey")], own=ENCRYPTOR.bus_name
+        )
+        assert outcome == {"own": ACCESS_DENIED, "calls": [ACCESS_DENIED]}
+        for contract in ALL:
+            calls = [spec(contract, m) for m in contract.methods]
+            outcome = await probe(rdp_bus, NOBODY, calls)
+            for call, got in zip(calls, outcome["calls"], strict=True):
+                if ANYONE in contract.methods[call["member"]].callers:
+                    assert got != ACCESS_DENIED, call  # through the bus (rdp_gate is not up)
+                elif contract.daemon == "walletd":
+                    assert got == ACCESS_DENIED, call
+                else:  # nothing owns the name: the bus says so before its policy applies
+                    assert got in (ACCESS_DENIED, SERVICE_UNKNOWN), call
+    finally:
+        await _close(lucid)
+
+
+async def test_daemons_refuse_squatters_and_strangers_themselves(
+    lax_bus: str, tmp_path: Path
+) -> None:
+    """What review did against a lax bus, now refused by the daemons' own checks."""
+    lucid = await _start(
+        tmp_path, lax_bus, "walletd", "gatekeeper", "recorder", "chunker", "encryptor", "merkle"
+    )
+    try:
+        walletd, gatekeeper = by_name("walletd"), by_name("gatekeeper")
+        recorder, merkle = by_name("recorder"), by_name("merkle")
+        # tron-node is not running: a stranger takes its name and asks for a TRX transfer.
+        outcome = await probe(
+            lax_bus, NOBODY, [spec(walletd, "SignTronTransaction")], own=TRON_NODE.bus_name
+        )
+        assert outcome == {"own": "ok", "calls": [NOT_AUTHORIZED]}
+        # The encryptor crashed: a stranger takes its name in the restart window.
+        await lucid.sets[0].kill("encryptor", signal.SIGKILL)
+        outcome = await probe(
+            lax_bus,
+            NOBODY,
+            [spec(walletd, "OpenDataKey"), spec(walletd, "CreateDataKey")],
+            own=ENCRYPTOR.bus_name,
+        )
+        assert outcome == {"own": "ok", "calls": [NOT_AUTHORIZED] * 2}
+        # Evidence export around the web page's auditor-only rule.
+        outcome = await probe(
+            lax_bus, NOBODY, [spec(merkle, "GetManifest"), spec(merkle, "ExportBundle")]
+        )
+        assert outcome["calls"] == [NOT_AUTHORIZED] * 2
+        # merkle crashed: device-key signatures over a message of the stranger's choice.
+        await lucid.sets[0].kill("merkle", signal.SIGKILL)
+        outcome = await probe(lax_bus, NOBODY, [spec(walletd, "SignManifest")], own=merkle.bus_name)
+        assert outcome == {"own": "ok", "calls": [NOT_AUTHORIZED]}
+        # A fake rdp_gate writes a login event into a session's signed audit stream.
+        outcome = await probe(
+            lax_bus, NOBODY, [spec(recorder, "AddAuditEvent")], own=RDP_GATE.bus_name
+        )
+        assert outcome == {"own": "ok", "calls": [NOT_AUTHORIZED]}
+        # No name at all: revoke "as owner1", stop or start recordings, export evidence.
+        calls = [
+            spec(gatekeeper, "Revoke"),
+            spec(gatekeeper, "Deny"),
+            spec(gatekeeper, "SetPolicy"),
+            spec(recorder, "StartSession"),
+            spec(recorder, "StopSession"),
+        ]
+        outcome = await probe(lax_bus, NOBODY, calls)
+        assert outcome["calls"] == [NOT_AUTHORIZED] * len(calls)
+    finally:
+        await _close(lucid)
+
+
+async def test_session_users_reach_rdp_gates_public_methods(rdp_bus: str) -> None:
+    """A session's start script (any local user) calls Wait and End, and nothing else."""
+    owner = await connect(rdp_bus)  # the appliance's user, standing in for rdp_gate
+    try:
+        await owner.request_name(RDP_GATE.bus_name)
+        calls = [spec(RDP_GATE, m) for m in RDP_GATE.methods]
+        outcome = await probe(rdp_bus, NOBODY, calls)
+        reached = "org.freedesktop.DBus.Error.UnknownMethod"  # the bare owner answered
+        assert outcome["calls"] == [
+            reached if ANYONE in RDP_GATE.methods[c["member"]].callers else ACCESS_DENIED
+            for c in calls
+        ]
+    finally:
+        owner.disconnect()
