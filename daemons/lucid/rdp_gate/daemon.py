@@ -7,9 +7,11 @@ import socket
 from typing import Any
 
 from lucid.gatekeeper.client import GatekeeperClient
-from lucid.rdp_gate.gate import MIGRATIONS, GateSettings, RdpGate
+from lucid.rdp_gate.gate import RdpGate
 from lucid.rdp_gate.scp import ScpProxy
 from lucid.rdp_gate.service import RdpGateService, name_owner_user
+from lucid.rdp_gate.session import GateSettings
+from lucid.rdp_gate.session_db import MIGRATIONS
 from lucid.rdp_gate.tls import ensure_certificate
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import ContractService

@@ -1,21 +1,13 @@
 """The RDP gate: an xrdp session from login to end, under gatekeeper's decision.
 
-A session's ``state`` here:
-
-* ``waiting`` — the request is filed, the waiting screen is up; nothing else of the user's
-  runs but the start script blocked in ``Wait``;
-* ``running`` — approved: the recorder records the display, the script starts the desktop;
-* ``closing`` — refused (denied, expired, or the recording could not start): the screen
-  says why for ``outcome_show_s``, then the X server is terminated;
-* ``ended`` — the X server was terminated or is gone.
-
+`RdpGate` moves each `GateSession` through its states (see `lucid.rdp_gate.session`).
 Grant changes are found by `tick` (gatekeeper's signals only make it run sooner): a grant
 that is no longer approved/active (revoked, expired, ended) stops the recording and
-terminates the X server. Each session's clipboard is under a `ClipboardGuard` from the
-first ``Wait`` on: blocked until approval, then as the grant's scope says; its reports
-(``clipboard.blocked``, ``clipboard.transfer``) wait in the session's backlog until the
-recording runs and then go into the recording's audit stream (``AddAuditEvent``). Sessions are kept in a small database so that a restarted
-rdp_gate still guards the running ones and ends the ones whose waiter it lost.
+terminates the X server. Each session's clipboard is under a guard from the first ``Wait``
+on (`lucid.rdp_gate.session_clipboard`); its reports go into the recording's audit stream
+once the recording runs. Sessions are kept in a small database
+(`lucid.rdp_gate.session_db`) so that a restarted rdp_gate still guards the running ones
+and ends the ones whose waiter it lost.
 This module does not import the bus library: gatekeeper and the recorder come in as
 `Grants` and `Recordings`.
 """
@@ -28,134 +20,32 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
 
 import aiosqlite
 
-from lucid.rdp_gate import procs
-from lucid.rdp_gate.clipboard import ClipboardGuard, Mode
+from lucid.rdp_gate import procs, session_db
+from lucid.rdp_gate.clipboard import Mode
 from lucid.rdp_gate.scp import Login
-from lucid.rdp_gate.waiting import ScreenError, WaitingScreen, admit_local_user
-from lucid.runtime.errors import (
-    BusError,
-    ConflictError,
-    InvalidArgumentError,
-    NotAuthorizedError,
-    NotFoundError,
-    UnavailableError,
+from lucid.rdp_gate.session import (
+    LIVE_GRANT,
+    GateSession,
+    GateSettings,
+    Grants,
+    Recordings,
+    clipboard_allowed,
+    host_of,
+    now,
+    outcome_lines,
+    waiting_lines,
 )
+from lucid.rdp_gate.session_clipboard import guard, record_audit, unguard
+from lucid.rdp_gate.waiting import ScreenError, WaitingScreen, admit_local_user
+from lucid.runtime.errors import BusError, NotAuthorizedError, NotFoundError, UnavailableError
 from lucid.runtime.ids import new_session_id
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = [
-    """
-    CREATE TABLE sessions (
-        session TEXT PRIMARY KEY,
-        user TEXT NOT NULL,
-        source TEXT NOT NULL,
-        display INTEGER NOT NULL,
-        x_pid INTEGER NOT NULL,
-        x_start INTEGER NOT NULL,
-        auth_file TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'closing', 'ended')),
-        outcome TEXT NOT NULL DEFAULT '',
-        message TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL
-    );
-    """,
-]
-
-LIVE_GRANT = ("approved", "active")
 KEEP_ENDED = 50  # ended sessions kept in ListSessions
-
-
-class Grants(Protocol):
-    async def request_session(self, request: Mapping[str, Any]) -> str: ...
-
-    async def get_grant(self, session: str) -> dict[str, str]: ...
-
-    async def get_request(self, session: str) -> str: ...
-
-
-class Recordings(Protocol):
-    async def start_session(self, session: str, display: str, xauthority: str) -> None: ...
-
-    async def stop_session(self, session: str) -> None: ...
-
-    async def add_audit_event(self, session: str, kind: str, fields: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    device_name: str
-    scope: Mapping[str, Any]  # the requested Scope (docs/approvals.md)
-    wait_reply_s: float = 15.0
-    outcome_show_s: float = 5.0
-
-
-@dataclass
-class GateSession:
-    id: str
-    user: str
-    source: str
-    x: procs.XServer
-    created_at: str
-    state: str = "waiting"
-    outcome: str = ""
-    message: str = ""
-    closing_at: float = 0.0
-    screen: WaitingScreen | None = None
-    guard: ClipboardGuard | None = None
-    audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # not yet recorded
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def reply(self) -> tuple[str, str]:
-        """What ``Wait`` answers: pending, approved, or the refusal.
-
-        While a refusal is on screen the answer stays "pending", so the start script keeps
-        the session (and the message) up until rdp_gate ends it.
-        """
-        if self.state in ("waiting", "closing"):
-            return self.id, "pending"
-        if self.state == "running":
-            return self.id, "approved"
-        return self.id, self.outcome or "ended"
-
-    def info(self) -> dict[str, str]:
-        return {
-            "session": self.id,
-            "user": self.user,
-            "source": self.source,
-            "display": self.x.name,
-            "state": self.state,
-            "outcome": self.outcome,
-            "message": self.message,
-            "x_pid": str(self.x.proc.pid),
-            "created_at": self.created_at,
-        }
-
-
-def _host(source: str) -> str:
-    """The address part of ``"addr:port"`` (IPv6 addresses contain colons too)."""
-    head, sep, tail = source.rpartition(":")
-    return head if sep and tail.isdigit() else source
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def clipboard_allowed(grant: Mapping[str, str]) -> bool:
-    """The grant's scope allows the clipboard (no scope, or an unreadable one: no)."""
-    try:
-        scope = json.loads(grant.get("scope") or "null")
-    except ValueError:
-        return False
-    return isinstance(scope, dict) and scope.get("clipboard") is True
 
 
 class RdpGate:
@@ -198,17 +88,8 @@ class RdpGate:
 
     async def start(self) -> None:
         """Take over the sessions a previous run left: guard running ones, end the rest."""
-        async with self._db.execute("SELECT * FROM sessions WHERE state != 'ended'") as cur:
-            rows = [dict(r) async for r in cur]
-        for row in rows:
-            x = procs.XServer(
-                procs.ProcId(row["x_pid"], row["x_start"]),
-                -1,
-                row["display"],
-                row["auth_file"],
-            )
-            s = GateSession(row["session"], row["user"], row["source"], x, row["created_at"])
-            s.state, s.outcome = row["state"], row["outcome"]
+        for s in await session_db.unended(self._db):
+            x = s.x
             self._sessions[s.id] = s
             if s.state != "running":
                 # its waiter and waiting screen went with the previous run: fail closed
@@ -220,7 +101,7 @@ class RdpGate:
             except BusError as err:
                 log.warning("session %s: cannot read its grant (%s): clipboard blocked", s.id, err)
                 allowed = False
-            if procs.alive(x.proc) and not await self._guard(s, allowed, "grant"):
+            if procs.alive(x.proc) and not await guard(s, allowed, "grant"):
                 await self._finish(s, "failed", "the clipboard could not be guarded")
 
     async def close(self) -> None:
@@ -230,7 +111,7 @@ class RdpGate:
             if s.screen is not None:
                 await asyncio.to_thread(s.screen.close)
                 s.screen = None
-            await self._unguard(s)
+            await unguard(s)
 
     # -- sesman proxy -----------------------------------------------------------------------
 
@@ -245,7 +126,7 @@ class RdpGate:
             if (
                 current.user == login.user
                 and current.state in ("waiting", "running")
-                and _host(current.source) == _host(login.source)
+                and host_of(current.source) == host_of(login.source)
             ):
                 log.info("%s reconnects to %s from %s", login.user, current.id, login.source)
                 return True
@@ -317,9 +198,9 @@ class RdpGate:
 
     async def _open(self, user: str, source: str, x: procs.XServer) -> GateSession:
         session = new_session_id("rdp")
-        s = GateSession(session, user, source, x, _now())
+        s = GateSession(session, user, source, x, now())
         # the clipboard first: chansrv may hold the client's clipboard already
-        if not await self._guard(s, False, "pending_approval"):
+        if not await guard(s, False, "pending_approval"):
             procs.terminate(x.proc)
             raise UnavailableError(f"the clipboard of {x.name} could not be guarded")
         try:
@@ -334,17 +215,13 @@ class RdpGate:
             )
         except BusError as err:
             log.error("%s on %s: could not file a request: %s", user, x.name, err)
-            await self._unguard(s)
+            await unguard(s)
             procs.terminate(x.proc)
             raise
         self._sessions[session] = s
-        await self._db.execute(
-            "INSERT INTO sessions(session, user, source, display, x_pid, x_start, auth_file,"
-            " state, created_at) VALUES (?,?,?,?,?,?,?, 'waiting', ?)",
-            (session, user, source, x.display, x.proc.pid, x.proc.start, x.auth_file, s.created_at),
-        )
+        await session_db.insert(self._db, s)
         self._prune()
-        screen = WaitingScreen(x.name, x.auth_file or None, self._waiting_lines(s))
+        screen = WaitingScreen(x.name, x.auth_file or None, waiting_lines(s, self._settings))
         try:
             await asyncio.to_thread(screen.open)
         except ScreenError as err:
@@ -354,37 +231,6 @@ class RdpGate:
         log.info("session %s: %s on %s from %s waits for approval", session, user, x.name, source)
         self._changed(s)
         return s
-
-    # -- lines on the waiting screen ---------------------------------------------------------
-
-    def _waiting_lines(self, s: GateSession) -> list[str]:
-        who = f"{s.user} from {s.source}" if s.source else s.user
-        return [
-            "Lucid",
-            "",
-            "This session waits for an administrator's approval.",
-            "",
-            f"Device:  {self._settings.device_name}",
-            f"Request: {s.id}",
-            f"User:    {who}",
-            "",
-            "Nothing of the desktop is available until it is approved.",
-        ]
-
-    def _outcome_lines(self, s: GateSession) -> list[str]:
-        headline = {
-            "approved": "Approved. Starting the desktop ...",
-            "denied": "The request was denied.",
-            "expired": "Nobody approved the request in time.",
-            "revoked": "The approval was revoked.",
-        }.get(s.outcome, "The session cannot start.")
-        lines = ["Lucid", "", headline]
-        if s.message:
-            lines.append(s.message)
-        lines += ["", f"Device:  {self._settings.device_name}", f"Request: {s.id}"]
-        if s.state == "closing":
-            lines += ["", f"This session ends in {self._settings.outcome_show_s:g} seconds."]
-        return lines
 
     # -- the decisions ----------------------------------------------------------------------
 
@@ -421,7 +267,7 @@ class RdpGate:
                 log.warning("session %s: grant %s; ending it", s.id, state)
                 await self._finish(s, state if state != "ended" else "ended", "")
             elif s.state == "running":
-                await self._record_audit(s)
+                await record_audit(s, self._recordings)
 
     async def _reason(self, session: str) -> str:
         with contextlib.suppress(BusError, ValueError):
@@ -432,7 +278,7 @@ class RdpGate:
     async def _admit(self, s: GateSession, grant: Mapping[str, str]) -> None:
         s.outcome = "approved"
         if s.screen is not None:
-            s.screen.show(self._outcome_lines(s))
+            s.screen.show(outcome_lines(s, self._settings))
         try:
             user = await self._recorder_user()
             await asyncio.to_thread(admit_local_user, s.x.name, s.x.auth_file or None, user)
@@ -446,7 +292,7 @@ class RdpGate:
         if s.guard is not None:
             s.guard.set_mode(Mode.AUDIT if allowed else Mode.BLOCK, "grant")
         s.state = "running"
-        await self._store(s)
+        await session_db.store(self._db, s)
         if s.screen is not None:
             await asyncio.to_thread(s.screen.close)
             s.screen = None
@@ -456,22 +302,22 @@ class RdpGate:
             s.x.name,
             "audited" if allowed else "blocked",
         )
-        await self._record_audit(s)
+        await record_audit(s, self._recordings)
         self._changed(s)
 
     async def _refuse(self, s: GateSession, outcome: str, message: str) -> None:
         s.state, s.outcome, s.message = "closing", outcome, message
         s.closing_at = self._clock() + self._settings.outcome_show_s
         if s.screen is not None:
-            s.screen.show(self._outcome_lines(s))
-        await self._store(s)
+            s.screen.show(outcome_lines(s, self._settings))
+        await session_db.store(self._db, s)
         log.info("session %s: %s %s", s.id, outcome, message)
         self._changed(s)
 
     async def _finish(self, s: GateSession, outcome: str, message: str) -> None:
-        await self._unguard(s)  # its last reports are in s.audit when this returns
+        await unguard(s)  # its last reports are in s.audit when this returns
         if s.state == "running":
-            await self._record_audit(s)
+            await record_audit(s, self._recordings)
             with contextlib.suppress(BusError):  # already stopped: grant end, display lost
                 await self._recordings.stop_session(s.id)
         elif s.audit:
@@ -485,62 +331,8 @@ class RdpGate:
         s.state, s.outcome = "ended", outcome or s.outcome or "ended"
         if message:
             s.message = message
-        await self._store(s)
+        await session_db.store(self._db, s)
         self._changed(s)
-
-    # -- the clipboard --------------------------------------------------------------------------
-
-    async def _guard(self, s: GateSession, allowed: bool, reason: str) -> bool:
-        """Put ``s``'s clipboard under a guard (audited if ``allowed``). False if it failed."""
-        loop = asyncio.get_running_loop()
-
-        def report(kind: str, fields: dict[str, Any]) -> None:  # from the guard's thread
-            loop.call_soon_threadsafe(self._clipboard_report, s, kind, fields)
-
-        x = s.x
-        guard = ClipboardGuard(
-            x.name,
-            x.auth_file or None,
-            lambda pid: procs.is_chansrv(pid, x),
-            report,
-            Mode.AUDIT if allowed else Mode.BLOCK,
-            reason,
-        )
-        try:
-            await asyncio.to_thread(guard.open)
-        except ScreenError as err:
-            log.error("session %s: %s", s.id, err)
-            return False
-        s.guard = guard
-        return True
-
-    async def _unguard(self, s: GateSession) -> None:
-        if s.guard is not None:
-            guard, s.guard = s.guard, None
-            await asyncio.to_thread(guard.close)
-
-    def _clipboard_report(self, s: GateSession, kind: str, fields: dict[str, Any]) -> None:
-        log.info("session %s: %s %s", s.id, kind, json.dumps(fields, sort_keys=True))
-        s.audit.append((kind, fields))
-
-    async def _record_audit(self, s: GateSession) -> None:
-        """Hand the session's waiting reports to the recorder, oldest first."""
-        while s.audit:
-            kind, fields = s.audit[0]
-            try:
-                await self._recordings.add_audit_event(s.id, kind, json.dumps(fields))
-            except (ConflictError, NotFoundError, InvalidArgumentError) as err:
-                log.error("session %s: %s not recorded: %s", s.id, kind, err)
-            except BusError as err:  # the recorder is busy or restarting: next tick
-                log.warning("session %s: %s waits for the recorder: %s", s.id, kind, err)
-                return
-            s.audit.pop(0)
-
-    async def _store(self, s: GateSession) -> None:
-        await self._db.execute(
-            "UPDATE sessions SET state=?, outcome=?, message=? WHERE session=?",
-            (s.state, s.outcome, s.message, s.id),
-        )
 
     def _changed(self, s: GateSession) -> None:
         s.changed.set()
