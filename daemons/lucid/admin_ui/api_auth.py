@@ -9,7 +9,9 @@ gatekeeper (`_setup_code_refused`); the completing call checks them again. Each 
 two calls: ``POST …`` returns ``{"flow", "publicKey"}`` (options for
 ``navigator.credentials.create``/``get``), ``POST …/{flow}`` takes the browser's
 ``PublicKeyCredential`` JSON as the whole body. Failed codes, passwords and passkeys count
-against the login rate limit (per client address, and per account where one is named).
+against the login rate limit (per client address, per account where one is named, and over
+all of them): each guess reserves its attempt before it is evaluated, and a password is
+hashed only after the guess it comes with was accepted (`limits`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lucid.admin_ui import auth
 from lucid.admin_ui.accounts import Credential
 from lucid.admin_ui.deps import Deps, deps_of, login_of
 from lucid.admin_ui.jsonio import ApiError, body, body_and_text, ok, text
+from lucid.admin_ui.limits import Attempt
 from lucid.admin_ui.passkeys import (
     Flow,
     PasskeyError,
@@ -44,20 +47,16 @@ def _ip(request: web.Request) -> str:
     return f"ip:{request.remote or 'unknown'}"
 
 
-def _limit(deps: Deps, keys: list[str]) -> None:
-    try:
-        deps.limiter.check(keys)
-    except auth.TooManyAttempts as err:
-        raise ApiError(
-            429, "rate_limited", str(err), {"Retry-After": str(err.retry_after)}
-        ) from err
-
-
-async def _optional_password(data: dict[str, Any]) -> str | None:
+def _optional_password(data: dict[str, Any]) -> str | None:
+    """The new password of ``data`` checked for length (not hashed yet), if one is given."""
     password = data.get("password")
     if password is None or password == "":
         return None
-    return await auth.hash_password(auth.check_new_password(password))
+    return auth.check_new_password(password)
+
+
+async def _hash_optional(deps: Deps, password: str | None) -> str | None:
+    return None if password is None else await deps.passwords.hash(password)
 
 
 async def _start_login(deps: Deps, account: str, role: Role, status: int = 200) -> web.Response:
@@ -127,7 +126,7 @@ async def _setup_code_refused(deps: Deps, account: str, code: str, challenge: by
 
 
 async def _register_with_gatekeeper(
-    request: web.Request, deps: Deps, kind: str
+    request: web.Request, deps: Deps, kind: str, attempt: Attempt
 ) -> tuple[Flow, Credential]:
     """Finish a registration flow: check it here, then let gatekeeper check the code."""
     flow = deps.flows.take(request.match_info["flow"], kind)
@@ -142,7 +141,7 @@ async def _register_with_gatekeeper(
     try:
         await deps.peers.gatekeeper.complete_registration(account, raw, str(flow.data["code"]))
     except NotAuthorizedError as err:
-        deps.limiter.fail([_ip(request)])
+        attempt.fail()
         raise ApiError(403, "wrong_code", f"gatekeeper refused the code: {err.message}") from err
     except InvalidArgumentError as err:
         raise ApiError(400, "passkey", f"gatekeeper refused the passkey: {err.message}") from err
@@ -161,29 +160,41 @@ async def setup_begin(request: web.Request) -> web.Response:
     data = await body(request)
     account = auth.check_account_name(data.get("account"))
     code = text(data, "setup_code", limit=256)
-    password_hash = await _optional_password(data)
+    password = _optional_password(data)
     if await deps.store.has_owner():
         raise ApiError(409, "onboarded", "this device already has an owner; log in instead")
-    _limit(deps, [_ip(request)])
-    options = public_key_options(await deps.peers.gatekeeper.begin_registration(account))
-    challenge = challenge_of(options)
-    if await _setup_code_refused(deps, account, code, challenge):
-        deps.limiter.fail([_ip(request)])
-        raise ApiError(403, "wrong_code", "gatekeeper refused the code: it is not the setup code")
-    data = {"code": code, "password_hash": password_hash, "account": account}
+    with deps.limiter.attempt([_ip(request)]) as attempt:
+        options = public_key_options(await deps.peers.gatekeeper.begin_registration(account))
+        challenge = challenge_of(options)
+        if await _setup_code_refused(deps, account, code, challenge):
+            attempt.fail()
+            raise ApiError(
+                403, "wrong_code", "gatekeeper refused the code: it is not the setup code"
+            )
+    data = {"code": code, "password_hash": await _hash_optional(deps, password), "account": account}
     flow_id = deps.flows.put(Flow("setup", challenge, "", data))
     return ok({"flow": flow_id, "publicKey": options})
 
 
 async def setup_complete(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    _limit(deps, [_ip(request)])
-    if await deps.store.has_owner():
-        raise ApiError(409, "onboarded", "this device already has an owner; log in instead")
-    flow, cred = await _register_with_gatekeeper(request, deps, "setup")
+    with deps.limiter.attempt([_ip(request)]) as attempt:
+        if await deps.store.has_owner():
+            raise ApiError(409, "onboarded", "this device already has an owner; log in instead")
+        flow, cred = await _register_with_gatekeeper(request, deps, "setup", attempt)
     if not await deps.store.create(cred.account, Role.OWNER, flow.data["password_hash"], cred):
         raise ApiError(409, "conflict", f"account {cred.account} exists already")
     return await _start_login(deps, cred.account, Role.OWNER, 201)
+
+
+async def _invitation(request: web.Request, deps: Deps, account: str, code: str) -> Role:
+    """The role ``code`` invites ``account`` to, checked as one rate-limited attempt."""
+    with deps.limiter.attempt([_ip(request), f"acct:{account}"]) as attempt:
+        role = await deps.store.enrollment(code, account)
+        if role is None:
+            attempt.fail()
+            raise ApiError(403, "wrong_code", "no such invitation for this account (or it expired)")
+    return role
 
 
 async def enroll_password(request: web.Request) -> web.Response:
@@ -192,13 +203,11 @@ async def enroll_password(request: web.Request) -> web.Response:
     data = await body(request)
     account = auth.check_account_name(data.get("account"))
     code = text(data, "code", limit=256)
-    password_hash = await auth.hash_password(auth.check_new_password(data.get("password")))
-    keys = [_ip(request), f"acct:{account}"]
-    _limit(deps, keys)
-    role = await deps.store.enrollment(code, account)
-    if role is None or not await deps.store.take_enrollment(code, account):
-        deps.limiter.fail(keys)
-        raise ApiError(403, "wrong_code", "no such invitation for this account (or it expired)")
+    password = auth.check_new_password(data.get("password"))
+    role = await _invitation(request, deps, account, code)
+    password_hash = await deps.passwords.hash(password)
+    if not await deps.store.take_enrollment(code, account):
+        raise ApiError(403, "wrong_code", "the invitation was used or expired meanwhile")
     if not await deps.store.create(account, role, password_hash, None):
         raise ApiError(409, "conflict", f"account {account} exists already")
     return await _start_login(deps, account, role, 201)
@@ -209,21 +218,17 @@ async def enroll_passkey_begin(request: web.Request) -> web.Response:
     data = await body(request)
     account = auth.check_account_name(data.get("account"))
     code = text(data, "code", limit=256)
-    password_hash = await _optional_password(data)
-    keys = [_ip(request), f"acct:{account}"]
-    _limit(deps, keys)
-    role = await deps.store.enrollment(code, account)
-    if role is None:
-        deps.limiter.fail(keys)
-        raise ApiError(403, "wrong_code", "no such invitation for this account (or it expired)")
+    password = _optional_password(data)
+    role = await _invitation(request, deps, account, code)
+    password_hash = await _hash_optional(deps, password)
     data = {"code": code, "password_hash": password_hash, "role": role.value}
     return await _begin_registration(deps, "enroll", account, data)
 
 
 async def enroll_passkey_complete(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    _limit(deps, [_ip(request)])
-    flow, cred = await _register_with_gatekeeper(request, deps, "enroll")
+    with deps.limiter.attempt([_ip(request)]) as attempt:
+        flow, cred = await _register_with_gatekeeper(request, deps, "enroll", attempt)
     if not await deps.store.take_enrollment(str(flow.data["code"]), cred.account):
         raise ApiError(403, "wrong_code", "the invitation was used or expired meanwhile")
     role = Role(flow.data["role"])
@@ -238,12 +243,10 @@ async def login_password(request: web.Request) -> web.Response:
     account_name = text(data, "account", limit=64)
     password = text(data, "password", limit=auth.MAX_PASSWORD)
     keys = [_ip(request), f"acct:{account_name}"]
-    _limit(deps, keys)
     account = await deps.store.get(account_name)
     try:
-        await auth.check_password_factors(account, password, data.get("totp"))
+        await deps.passwords.check_attempt(deps.limiter, keys, account, password, data.get("totp"))
     except auth.AuthFailure as err:
-        deps.limiter.fail(keys)
         raise ApiError(401, "wrong_credentials", str(err)) from err
     assert account is not None
     deps.limiter.forget(keys[1:])
@@ -252,29 +255,33 @@ async def login_password(request: web.Request) -> web.Response:
 
 async def login_passkey_begin(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    _limit(deps, [_ip(request)])
+    deps.limiter.check([_ip(request)])
     challenge, options = login_options(deps.rp_id)
     return ok({"flow": deps.flows.put(Flow("login", challenge, "")), "publicKey": options})
 
 
 async def login_passkey_complete(request: web.Request) -> web.Response:
     deps = deps_of(request)
-    keys = [_ip(request)]
-    _limit(deps, keys)
-    flow = deps.flows.take(request.match_info["flow"], "login")
-    if flow is None:
-        raise ApiError(404, "no_flow", "unknown or expired login; start again")
-    credential = await body(request)
-    try:
-        cred = await deps.store.credential(credential_id(credential))
-        if cred is None:
-            raise PasskeyError("this passkey is not registered here")
-        count = verify_login(
-            credential, flow.challenge, deps.rp_id, deps.origin, cred.public_key, cred.sign_count
-        )
-    except PasskeyError as err:
-        deps.limiter.fail(keys)
-        raise ApiError(401, "wrong_credentials", str(err)) from err
+    with deps.limiter.attempt([_ip(request)]) as attempt:
+        flow = deps.flows.take(request.match_info["flow"], "login")
+        if flow is None:
+            raise ApiError(404, "no_flow", "unknown or expired login; start again")
+        credential = await body(request)
+        try:
+            cred = await deps.store.credential(credential_id(credential))
+            if cred is None:
+                raise PasskeyError("this passkey is not registered here")
+            count = verify_login(
+                credential,
+                flow.challenge,
+                deps.rp_id,
+                deps.origin,
+                cred.public_key,
+                cred.sign_count,
+            )
+        except PasskeyError as err:
+            attempt.fail()
+            raise ApiError(401, "wrong_credentials", str(err)) from err
     await deps.store.set_sign_count(cred.id, count)
     account = await deps.store.get(cred.account)
     if account is None:

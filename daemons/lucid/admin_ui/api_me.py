@@ -41,25 +41,17 @@ async def change_password(request: web.Request) -> web.Response:
     """Set or change the password; with one set already, ``current`` (and TOTP) are checked."""
     deps, login = deps_of(request), login_of(request)
     data = await body(request)
-    new_hash = await auth.hash_password(auth.check_new_password(data.get("new")))
+    new = auth.check_new_password(data.get("new"))
     account = await deps.store.get(login.account)
     if account is not None and account.password_hash is not None:
-        keys = [f"acct:{login.account}"]
+        current = text(data, "current", default="", limit=auth.MAX_PASSWORD)
         try:
-            deps.limiter.check(keys)
-            await auth.check_password_factors(
-                account,
-                text(data, "current", default="", limit=auth.MAX_PASSWORD),
-                data.get("totp"),
+            await deps.passwords.check_attempt(
+                deps.limiter, [f"acct:{login.account}"], account, current, data.get("totp")
             )
-        except auth.TooManyAttempts as err:
-            raise ApiError(
-                429, "rate_limited", str(err), {"Retry-After": str(err.retry_after)}
-            ) from err
         except auth.AuthFailure as err:
-            deps.limiter.fail(keys)
             raise ApiError(403, "wrong_credentials", str(err)) from err
-    await deps.store.set_password(login.account, new_hash)
+    await deps.store.set_password(login.account, await deps.passwords.hash(new))
     await deps.store.drop_logins(login.account, keep_token=login.token)
     return ok({"password": True})
 

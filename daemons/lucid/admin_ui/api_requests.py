@@ -105,18 +105,12 @@ async def password_decision(request: web.Request) -> web.Response:
     data = await body(request)
     decision, scope = _decision_and_scope(data)
     password = text(data, "password", limit=auth.MAX_PASSWORD)
-    keys = [f"acct:{login.account}"]
-    try:
-        deps.limiter.check(keys)
-        await auth.check_password_factors(
-            await deps.store.get(login.account), password, data.get("totp")
+    account = await deps.store.get(login.account)
+    try:  # rate limit (429) and hashing slots (503): see limits
+        await deps.passwords.check_attempt(
+            deps.limiter, [f"acct:{login.account}"], account, password, data.get("totp")
         )
-    except auth.TooManyAttempts as err:
-        raise ApiError(
-            429, "rate_limited", str(err), {"Retry-After": str(err.retry_after)}
-        ) from err
     except auth.AuthFailure as err:
-        deps.limiter.fail(keys)
         raise ApiError(403, "wrong_credentials", str(err)) from err
     state = await deps.peers.gatekeeper.decide_with_password(
         session, login.account, decision, scope

@@ -17,6 +17,7 @@ from lucid.admin_ui.deps import DEPS, Deps, deps_of
 from lucid.admin_ui.openapi import OPERATIONS, document
 from lucid.admin_ui.roles import ROUTES
 from lucid.admin_ui.security import access_middleware, add_headers, cookie_name, error_middleware
+from lucid.admin_ui.server import GUARD_KEY, ServerLimits, body_middleware
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 256 * 1024  # JSON bodies only; nothing is uploaded
@@ -89,16 +90,18 @@ async def favicon(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
 
 
-def create_app(deps: Deps) -> web.Application:
-    """Build the application for ``deps``.
+def create_app(deps: Deps, limits: ServerLimits | None = None) -> web.Application:
+    """Build the application for ``deps`` (served within ``limits``: see `server`).
 
     Raises:
         RuntimeError: a route lacks an access rule or an OpenAPI operation (or the reverse).
     """
     app = web.Application(
-        middlewares=[error_middleware, access_middleware], client_max_size=MAX_BODY
+        middlewares=[error_middleware, body_middleware, access_middleware],
+        client_max_size=MAX_BODY,
     )
     app[DEPS] = deps
+    app[GUARD_KEY] = limits or ServerLimits()
     app.on_response_prepare.append(add_headers)
     app.on_shutdown.append(deps.hub.close)
     app.router.add_get("/", index)

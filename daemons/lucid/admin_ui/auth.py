@@ -1,15 +1,16 @@
-"""Passwords, second factors, logins and the login rate limit.
+"""Passwords, second factors and logins.
 
-* Passwords are hashed with Argon2id (argon2-cffi's RFC 9106 low-memory profile) in a
-  worker thread; an unknown account still costs one hash check, so timing does not tell
-  which names exist.
+* Passwords are hashed with Argon2id (argon2-cffi's RFC 9106 low-memory profile: 64 MiB
+  each) in a worker thread, at most ``admin_ui.hash_slots`` at once with
+  ``admin_ui.hash_queue`` more waiting (`Passwords`; more are refused with
+  `limits.Busy`); an unknown account still costs one hash check, so timing does not tell
+  which names exist. Callers check a guess's rate limit *before* asking for a hash.
 * TOTP (RFC 6238, 30 s, 6 digits, one step of clock drift) is an optional second factor
   for password logins and password decisions; a passkey login needs no TOTP.
 * A login is a random 256-bit token in a cookie; the database keeps only its digest, its
   CSRF token and its absolute expiry (``admin_ui.session_ttl_s``).
-* `RateLimiter` counts failed attempts per account and per client address in a sliding
-  window, in memory (a restart forgets them — on purpose, no lock-out that outlives the
-  process).
+* `Passwords.check_attempt` checks a password (and TOTP) as one attempt of
+  `limits.RateLimiter`, reserved before the hash runs.
 
 Nothing here logs a password, token, code or TOTP secret.
 """
@@ -20,15 +21,16 @@ import asyncio
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import argon2
 import pyotp
 
 from lucid.admin_ui.accounts import Account, AccountStore, LoginRow
 from lucid.admin_ui.jsonio import Invalid
+from lucid.admin_ui.limits import RateLimiter, Slots
 from lucid.admin_ui.roles import Role
 
 ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
@@ -44,14 +46,6 @@ class AuthFailure(Exception):
     """Wrong account, password, code or TOTP: the message is safe to show."""
 
 
-class TooManyAttempts(Exception):
-    """The rate limit is exceeded; ``retry_after`` seconds until the window frees a slot."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed attempts; try again in {retry_after} s")
-        self.retry_after = retry_after
-
-
 def check_account_name(name: object) -> str:
     if not isinstance(name, str) or not ACCOUNT_RE.match(name):
         raise Invalid("account: 1-32 of a-z 0-9 . _ - starting with a letter")
@@ -62,24 +56,6 @@ def check_new_password(password: object) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise Invalid(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     return password
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(stored: str | None, password: str) -> bool:
-    """True if ``password`` matches ``stored`` (always spends one Argon2 check)."""
-
-    def check() -> bool:
-        try:
-            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-            return False
-
-    if len(password) > MAX_PASSWORD:
-        return False
-    return await asyncio.to_thread(check)
 
 
 def new_totp_secret() -> str:
@@ -94,17 +70,89 @@ def totp_ok(secret: str, code: object) -> bool:
     return isinstance(code, str) and pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
-async def check_password_factors(account: Account | None, password: str, totp: object) -> None:
-    """Check password (and TOTP if enabled) of ``account``.
+class Hasher(Protocol):
+    """What `Passwords` needs of argon2-cffi's ``PasswordHasher`` (a seam for tests)."""
 
-    Raises:
-        AuthFailure: unknown account, no password set, wrong password or TOTP.
-    """
-    ok = await verify_password(account.password_hash if account else None, password)
-    if not ok or account is None:
-        raise AuthFailure("wrong account or password")
-    if account.totp_secret and not totp_ok(account.totp_secret, totp):
-        raise AuthFailure("wrong or missing TOTP code")
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hash: str, password: str) -> bool: ...
+
+
+T = TypeVar("T")
+
+
+class Passwords:
+    """Argon2id hashes and password checks, ``running`` at once and ``waiting`` queued."""
+
+    def __init__(self, running: int, waiting: int, hasher: Hasher = _hasher) -> None:
+        self._hasher = hasher
+        self.slots = Slots("password checks", running, waiting)
+
+    async def _in_slot(self, fn: Callable[..., T], *args: object) -> T:
+        # Handlers are not cancelled when a client goes away (aiohttp's default), so a
+        # slot is held exactly as long as its thread hashes.
+        async with self.slots.hold():
+            return await asyncio.to_thread(fn, *args)
+
+    async def hash(self, password: str) -> str:
+        """The Argon2id hash of ``password``.
+
+        Raises:
+            limits.Busy: all slots and queue places are taken.
+        """
+        return await self._in_slot(self._hasher.hash, password)
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """True if ``password`` matches ``stored`` (always spends one Argon2 check).
+
+        Raises:
+            limits.Busy: all slots and queue places are taken.
+        """
+
+        def check() -> bool:
+            try:
+                return self._hasher.verify(stored or _DUMMY_HASH, password) and bool(stored)
+            except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+                return False
+
+        if len(password) > MAX_PASSWORD:
+            return False
+        return await self._in_slot(check)
+
+    async def check_factors(self, account: Account | None, password: str, totp: object) -> None:
+        """Check password (and TOTP if enabled) of ``account``.
+
+        Raises:
+            AuthFailure: unknown account, no password set, wrong password or TOTP.
+            limits.Busy: all slots and queue places are taken.
+        """
+        ok = await self.verify(account.password_hash if account else None, password)
+        if not ok or account is None:
+            raise AuthFailure("wrong account or password")
+        if account.totp_secret and not totp_ok(account.totp_secret, totp):
+            raise AuthFailure("wrong or missing TOTP code")
+
+    async def check_attempt(
+        self,
+        limiter: RateLimiter,
+        keys: Iterable[str],
+        account: Account | None,
+        password: str,
+        totp: object,
+    ) -> None:
+        """`check_factors` as one attempt of ``limiter`` under ``keys``, reserved first.
+
+        Raises:
+            limits.TooManyAttempts: no attempt left (nothing was hashed).
+            AuthFailure: as `check_factors` (the attempt counts as failed).
+            limits.Busy: as `check_factors` (the attempt is given back).
+        """
+        with limiter.attempt(keys) as attempt:
+            try:
+                await self.check_factors(account, password, totp)
+            except AuthFailure:
+                attempt.fail()
+                raise
 
 
 @dataclass(frozen=True)
@@ -142,43 +190,3 @@ class Logins:
 
     async def end(self, token: str) -> None:
         await self._store.drop_login(token)
-
-
-class RateLimiter:
-    """At most ``attempts`` failures per key within ``window_s`` seconds."""
-
-    def __init__(
-        self, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._attempts = max(1, attempts)
-        self._window = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self._window:
-            times.popleft()
-        if not times:
-            self._failures.pop(key, None)
-        return times
-
-    def check(self, keys: Iterable[str]) -> None:
-        """Raise `TooManyAttempts` if any key has used up its failures."""
-        now = self._clock()
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self._attempts:
-                raise TooManyAttempts(max(1, int(times[0] + self._window - now + 0.999)))
-
-    def fail(self, keys: Iterable[str]) -> None:
-        now = self._clock()
-        if len(self._failures) > 10_000:  # bound memory under a flood of names
-            for key in list(self._failures):
-                self._recent(key, now)
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-
-    def forget(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)

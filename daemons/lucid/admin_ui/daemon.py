@@ -6,10 +6,16 @@ of the application's configuration (WebAuthn origin, CSRF Origin check). The pag
 then written to ``<state>/admin_ui/url`` (atomically) and logged. The HTTP server is
 stopped by the runtime's exit stack before the database closes: aiohttp's shutdown ends
 the event streams, then open requests get ``SHUTDOWN_S`` to finish.
+
+The limits under abuse come from ``[admin_ui]`` (see `lucid.runtime.config`): guesses
+(`limits.RateLimiter`), Argon2 at once (`auth.Passwords`), connections and header/body
+deadlines (`server`), event streams (`sse.EventHub`); the log collapses repeats
+(`lucid.runtime.logflood`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -19,16 +25,19 @@ from aiohttp import web
 
 from lucid.admin_ui.accounts import MIGRATIONS, AccountStore
 from lucid.admin_ui.app import create_app
-from lucid.admin_ui.auth import Logins, RateLimiter
+from lucid.admin_ui.auth import Logins, Passwords
 from lucid.admin_ui.deps import Deps
+from lucid.admin_ui.limits import RateLimiter
 from lucid.admin_ui.passkeys import Flows
 from lucid.admin_ui.peers import Peers
+from lucid.admin_ui.server import GuardedSite, ServerLimits
 from lucid.admin_ui.service import AdminUiService
 from lucid.admin_ui.sse import EventHub
 from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import ConfigError
+from lucid.runtime.logflood import RepeatFilter
 
 SHUTDOWN_S = 5.0
 URL_FILE = "url"
@@ -57,6 +66,8 @@ def _write_url(state: Path, url: str) -> None:
 async def build(rt: Runtime) -> ContractService:
     cfg = rt.config
     ui = cfg.admin_ui
+    for handler in logging.getLogger().handlers:  # a flood of requests never floods the log
+        handler.addFilter(RepeatFilter())
     state = cfg.paths.daemon_state("admin_ui")
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = state / "tmp"
@@ -67,7 +78,7 @@ async def build(rt: Runtime) -> ContractService:
     store = AccountStore(db)
 
     peers = Peers.connect(rt.bus, cfg.bus.max_calls_in_flight, cfg.bus.call_timeout_s)
-    hub = EventHub()
+    hub = EventHub(ui.max_streams, ui.max_streams_per_login)
     for member, fields in (
         ("RequestFiled", ("session",)),
         ("RequestDecided", ("session", "state")),
@@ -83,7 +94,8 @@ async def build(rt: Runtime) -> ContractService:
     deps = Deps(
         store=store,
         logins=Logins(store, ui.session_ttl_s),
-        limiter=RateLimiter(ui.login_attempts, ui.login_window_s),
+        limiter=RateLimiter(ui.login_attempts, ui.login_window_s, ui.login_attempts_all),
+        passwords=Passwords(ui.hash_slots, ui.hash_queue),
         flows=Flows(),
         peers=peers,
         hub=hub,
@@ -92,10 +104,11 @@ async def build(rt: Runtime) -> ContractService:
         disks=(cfg.paths.state_dir, cfg.paths.spool_dir),
         recipients=cfg.walletd.recipients,
     )
-    runner = web.AppRunner(create_app(deps), access_log=None, shutdown_timeout=SHUTDOWN_S)
+    limits = ServerLimits(ui.max_connections, ui.header_timeout_s, ui.body_timeout_s)
+    runner = web.AppRunner(create_app(deps, limits), access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     rt.stack.push_async_callback(runner.cleanup)
-    await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_S).start()
+    await GuardedSite(runner, sock, limits).start()
 
     url = origin + "/"
     _write_url(state, url)

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from lucid.admin_ui.accounts import AccountStore
-from lucid.admin_ui.auth import Login, Logins, RateLimiter
+from lucid.admin_ui.auth import Login, Logins, Passwords
+from lucid.admin_ui.limits import RateLimiter
 from lucid.admin_ui.passkeys import Flows
 from lucid.admin_ui.peers import Peers
 from lucid.admin_ui.sse import EventHub
@@ -23,6 +24,7 @@ class Deps:
     store: AccountStore
     logins: Logins
     limiter: RateLimiter
+    passwords: Passwords  # Argon2 with bounded slots
     flows: Flows
     peers: Peers
     hub: EventHub

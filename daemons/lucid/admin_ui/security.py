@@ -9,7 +9,9 @@
   ``X-CSRF-Token`` (given by ``/api/me`` and the login answers, never in a cookie).
 * `access_middleware` is the only place roles are enforced, from `roles.ROUTES`.
 
-Error bodies never echo secrets; unexpected exceptions are logged and answered 500.
+Error bodies never echo secrets; unexpected exceptions are logged and answered 500. The
+router's own 404/405/413 under ``/api/`` get the JSON error shape (``Allow`` kept); a used-up
+rate limit is 429 and full hashing slots 503, both with ``Retry-After`` (`limits`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiohttp import web
 from lucid.admin_ui.auth import Login
 from lucid.admin_ui.deps import DEPS, LOGIN_KEY, Deps
 from lucid.admin_ui.jsonio import ApiError, Invalid, error_response, from_bus_error
+from lucid.admin_ui.limits import Busy, TooManyAttempts
 from lucid.admin_ui.roles import PUBLIC, access
 from lucid.runtime.errors import BusError
 
@@ -84,6 +87,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(err.status, err.code, err.message, err.headers)
     except Invalid as err:
         return error_response(400, "invalid", str(err))
+    except TooManyAttempts as err:
+        return error_response(429, "rate_limited", str(err), {"Retry-After": str(err.retry_after)})
+    except Busy as err:
+        return error_response(503, "busy", str(err), {"Retry-After": str(err.retry_after)})
     except BusError as err:
         api = from_bus_error(err)
         if api.status >= 500:
@@ -92,7 +99,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
-        return error_response(exc.status, "http", exc.reason, dict(exc.headers))
+        # Only headers that mean something for the JSON answer (its own type and length).
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return error_response(exc.status, "http", exc.reason, kept)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal", "internal error; see the admin-ui log")

@@ -51,6 +51,7 @@ from lucid.runtime.contracts import (
     WALLETD,
 )
 from lucid.runtime.errors import LucidError
+from lucid.runtime.log import open_log
 from lucid.runtime.supervisor import DaemonSet, start_private_bus, stop_process
 
 #: What `lucid up` runs, in start order (gatekeeper before the recorder that asks it).
@@ -240,10 +241,7 @@ async def _serve(state: Path, desktop_wanted: bool, rdp_port: int) -> int:
 def _greet(app: Running, state: Path, url: str) -> None:
     print(f"lucid: appliance up, state {app.state}")
     print(f"lucid: web page {url}")
-    code = app.config.paths.state_dir / "gatekeeper" / "setup-code"
-    if code.exists():
-        print(f"lucid: claim the device there with the setup code: {code.read_text().strip()}")
-        print(f"lucid: (it is also in {code})")
+    _print_setup_code(app.config.paths.state_dir)
     if app.rdp is not None:
         cert = ensure_certificate(app.config.paths.daemon_state("rdp_gate") / "tls")
         print(
@@ -253,6 +251,19 @@ def _greet(app: Running, state: Path, url: str) -> None:
         print(f"lucid: RDP certificate SHA-256 {cert.fingerprint}")
     print(f"lucid: bus {app.address}  (other commands: --state {state})")
     (app.state / "run" / "url").write_text(url + "\n")
+
+
+def _print_setup_code(state_dir: Path) -> None:
+    """Say where the setup code is; show the code itself only on a terminal (stdout may be
+    a log file, e.g. ``up.log`` under ``--detach``, which more users may read)."""
+    code = state_dir / "gatekeeper" / "setup-code"
+    if not code.exists():
+        return
+    if sys.stdout.isatty():
+        print(f"lucid: claim the device there with the setup code: {code.read_text().strip()}")
+        print(f"lucid: (it is also in {code})")
+    else:
+        print(f"lucid: claim the device there with the setup code in {code}")
 
 
 def up(state: Path, detach: bool = False, desktop: bool = False, rdp_port: int = 0) -> int:
@@ -269,7 +280,7 @@ def up(state: Path, detach: bool = False, desktop: bool = False, rdp_port: int =
         argv.append("--desktop")
     if rdp_port:
         argv += ["--rdp-port", str(rdp_port)]
-    with open(state / "run" / "up.log", "ab") as log:
+    with open_log(state / "run" / "up.log") as log:
         proc = subprocess.Popen(
             argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
         )
@@ -279,6 +290,7 @@ def up(state: Path, detach: bool = False, desktop: bool = False, rdp_port: int =
             raise LucidError(f"the appliance did not start; see {state / 'run' / 'up.log'}")
         time.sleep(0.1)
     print(f"lucid: appliance up in the background (pid {proc.pid}), state {state}")
+    _print_setup_code(state / "state")
     return 0
 
 

@@ -36,10 +36,9 @@ async def build(rt: Runtime) -> ContractService:
     gate = Gatekeeper(db, state, audit, emit, time.time, gk.rp_name)
     rt.stack.callback(gate.close)  # runs before db.close: the audit session ends last
     code = await gate.start(default_policy(gk.rp_id, gk.origins))
-    if code is not None:
+    if code is not None:  # the code itself never goes to a log: logs are for more eyes
         rt.log.warning(
-            "no owner yet: register the first passkey with setup code %s (also in %s)",
-            code,
+            "no owner yet: register the first passkey with the setup code in %s",
             state / "setup-code",
         )
     service = GatekeeperService(rt.bus, gate)

@@ -116,6 +116,14 @@ class AdminUiConfig:
     session_ttl_s: int = 8 * 3600  # a login lasts at most this long
     login_attempts: int = 5  # failed logins allowed per account and per client address ...
     login_window_s: int = 300  # ... within this window; then 429 until it passes
+    login_attempts_all: int = 50  # ... and over all accounts and addresses together
+    hash_slots: int = 2  # Argon2 hashes at once (64 MiB each) ...
+    hash_queue: int = 8  # ... and waiting for one; more are answered 503
+    max_connections: int = 256  # open HTTP connections; more are answered 503 and closed
+    header_timeout_s: float = 10.0  # request headers complete within this (also keep-alive)
+    body_timeout_s: float = 10.0  # a request body arrives within this, else 408
+    max_streams: int = 64  # open /api/events streams in all (more: 503) ...
+    max_streams_per_login: int = 4  # ... and per login (more: 429)
 
 
 @dataclass(frozen=True)

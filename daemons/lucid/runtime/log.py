@@ -3,7 +3,7 @@
 When stderr is connected to the journal (``JOURNAL_STREAM`` matches stderr), lines carry
 ``<N>`` priority prefixes and no timestamp (journald adds its own); otherwise a compact
 timestamped format for terminals and test logs. Nothing here logs secrets; callers must
-not pass key material to the logger.
+not pass key material to the logger. Log files are opened 0640 (`open_log`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import BinaryIO
 
 _PRIORITY = {
     logging.CRITICAL: 2,
@@ -56,3 +58,21 @@ def setup_logging(name: str, level: str | None = None) -> logging.Logger:
     root.handlers[:] = [handler]
     root.setLevel(level or os.environ.get("LUCID_LOG_LEVEL", "INFO").upper())
     return logging.getLogger(f"lucid.{name}")
+
+
+LOG_FILE_MODE = 0o640  # owner writes, the owner's group reads, nobody else
+
+
+def open_log(path: Path) -> BinaryIO:
+    """Open ``path`` for appending as a log file of mode 0640 (an older file is narrowed).
+
+    The file takes a child's stdout and stderr (`lucid.runtime.supervisor`, ``lucid up
+    --detach``); what is written there must hold no secret all the same.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
+    try:
+        os.fchmod(fd, LOG_FILE_MODE)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise

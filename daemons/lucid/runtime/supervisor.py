@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lucid.runtime.errors import LucidError
+from lucid.runtime.log import open_log
 from lucid.runtime.policy import appliance_bus_config
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ async def start_private_bus(
         else appliance_bus_config(sock, user, session_users=session_users)
     )
     # dbus-daemon's own warnings (e.g. it cannot raise its fd limit as non-root) go to a log.
-    log_file = open(directory / "dbus-daemon.log", "ab")  # noqa: SIM115  # handed to the child
+    log_file = open_log(directory / "dbus-daemon.log")  # handed to the child (0640)
     try:
         proc = await asyncio.create_subprocess_exec(
             "dbus-daemon",
@@ -181,7 +182,7 @@ class DaemonSet:
         shared = {"LUCID__BUS__DAEMON_USERS": "shared"}
         env = dict(os.environ) | shared | self.env | {"NOTIFY_SOCKET": str(sock_path)}
         env.pop("WATCHDOG_USEC", None)
-        with open(self.log_path(name), "ab") as logf:
+        with open_log(self.log_path(name)) as logf:  # 0640: not for every local user
             child.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
