@@ -15,6 +15,7 @@ from dbus_fast.aio import MessageBus
 from lucid.runtime.bus import Caller, ContractService, connect
 from lucid.runtime.contracts import MERKLE
 from lucid.runtime.errors import NotFoundError
+from lucid.runtime.principals import SHARED, Principals
 
 
 class FakeMerkle(ContractService):
@@ -65,6 +66,7 @@ class FakeMerkle(ContractService):
 async def fake_merkle(bus_address: str) -> AsyncIterator[FakeMerkle]:
     conn = await connect(bus_address)
     service = FakeMerkle(conn)
+    service.principals = Principals(conn, SHARED)
     service.export()
     await service.request_name()
     try:

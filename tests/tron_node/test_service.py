@@ -29,6 +29,7 @@ from lucid.runtime.errors import (
     NotFoundError,
     NotSupportedError,
 )
+from lucid.runtime.principals import SHARED, Principals
 from lucid.runtime.supervisor import DaemonSet
 from lucid.tron_node.client import TronNodeClient
 from lucid.tron_node.testnode import TestNode
@@ -109,6 +110,7 @@ class Tron:
 async def tron(lucid: LucidEnv, bus: MessageBus) -> AsyncIterator[Tron]:
     sessions: list[dict[str, str]] = []
     merkle = _fake_merkle(sessions)(bus)
+    merkle.principals = Principals(bus, SHARED)
     merkle.export()
     await merkle.request_name()
     payee = address(PrivateKey.random())
