@@ -17,20 +17,20 @@ run: setup
 	$(BIN)/lucid up --state $(STATE) --desktop --rdp-port $(RDP_PORT)
 
 lint: setup
-	$(BIN)/ruff check daemons tests bench
+	@scripts/timed.sh lint $(BIN)/ruff check daemons tests bench
 
 typecheck: setup
-	$(BIN)/mypy
+	@scripts/timed.sh typecheck $(BIN)/mypy
 
 # The Solidity contracts: npm ci (Foundry, solc, OpenZeppelin), forge build + test + lint,
 # exported artifacts checked against the build, gas per anchored session. It also installs
 # the anvil binary the chain-client tests run, so it comes before `unit`.
 contracts:
-	@bash contracts/test.sh
+	@scripts/timed.sh contracts bash contracts/test.sh
 
 # pytest exits 5 when it collected no test: that is a failure here too.
 unit: setup
-	@rc=0; $(BIN)/pytest || rc=$$?; \
+	@rc=0; scripts/timed.sh unit $(BIN)/pytest --durations=15 || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; \
 	exit $$rc
 
