@@ -73,11 +73,15 @@ def test_recover_ends_what_a_crash_left_open(tmp_path: Path) -> None:
     (tmp_path / "gatekeeper-20260101T000000Z-empty" / STREAM).mkdir(parents=True)
     (tmp_path / "s-other").mkdir()  # a recorder session: not gatekeeper's business
     restarted = AuditLog(tmp_path, clock, rotate_s=3600, segment_s=1)
-    assert restarted.recover() == [name]
+    # A stream without segments may be one the chunker consumed: it is ended, never dropped.
+    assert restarted.recover() == ["gatekeeper-20260101T000000Z-empty", name]
     stream = tmp_path / name / STREAM
     assert [e["session"] for e in _lines(stream)] == ["s1", "s2"]
     assert spool.read_int(stream / spool.STREAM_END) == 1
     assert spool.read_session_info(tmp_path / name)["complete"] == "false"
-    assert not (tmp_path / "gatekeeper-20260101T000000Z-empty").exists()
+    assert [e["type"] for e in _lines(tmp_path / name / "audit.1")] == ["audit.interrupted"]
+    empty = tmp_path / "gatekeeper-20260101T000000Z-empty"
+    assert spool.read_int(empty / STREAM / spool.STREAM_END) == -1
+    assert (empty / spool.SESSION_END).exists()
     assert (tmp_path / "s-other").exists()
     assert restarted.recover() == []

@@ -58,7 +58,7 @@ async def test_a_daemon_that_does_not_come_back_is_unavailable(
     await client.get_identity()
     await ds.kill("walletd", signal.SIGKILL)
     await _gone(client)
-    with pytest.raises(UnavailableError, match="did not come back within 0.3 s"):
+    with pytest.raises(UnavailableError, match=r"did not come back within 0\.3 s"):
         await client.get_identity()
 
 

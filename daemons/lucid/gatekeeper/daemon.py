@@ -6,6 +6,7 @@ import time
 
 from lucid.evidence.approvals import default_policy
 from lucid.gatekeeper.audit import AuditLog
+from lucid.gatekeeper.audit_journal import AuditJournal
 from lucid.gatekeeper.gate import Gatekeeper
 from lucid.gatekeeper.schema import MIGRATIONS
 from lucid.gatekeeper.service import GatekeeperService
@@ -24,9 +25,10 @@ async def build(rt: Runtime) -> ContractService:
     warn_if_not_ram(rt)
     db = await open_db(state / "gatekeeper.db", MIGRATIONS)
     rt.stack.push_async_callback(db.close)
-    audit = AuditLog(cfg.paths.spool_dir, time.time, gk.audit_rotate_s, gk.audit_segment_s)
+    journal = AuditJournal(state / "audit-sessions")
+    audit = AuditLog(cfg.paths.spool_dir, time.time, gk.audit_rotate_s, gk.audit_segment_s, journal)
     for name in audit.recover():
-        rt.log.warning("ended audit session %s left open by a crash", name)
+        rt.log.warning("ended audit session %s left open by a crash (sealed incomplete)", name)
     service: GatekeeperService | None = None
 
     def emit(member: str, *args: str) -> None:
