@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stamp=node_modules/.package-lock.json   # npm rewrites it on every install
 if [[ ! -f $stamp || package-lock.json -nt $stamp ]]; then
   echo "contracts: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 fi
 # foundry.toml points forge at this script; a checkout without file modes loses the bit.
 chmod +x tools/solc
