@@ -19,68 +19,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from lucid.runtime.errors import (
     BusError,
     ConflictError,
-    InsufficientBalanceError,
-    InternalError,
     InvalidArgumentError,
     NotFoundError,
     NotSupportedError,
-    TransactionFailedError,
 )
 from lucid.tron_node.credits import CreditRule, Credits
-from lucid.tron_node.ledger import (
-    BROADCAST,
-    CONFIRMED,
-    FAILED,
-    IN_FLIGHT,
-    PLANNED,
-    SIGNED,
-    Ledger,
-    Payout,
-)
-from lucid.tron_node.node import STALE_CODES, Rejected, TronNode
-from lucid.tron_node.txbuild import (
-    USDT_TRANSFER,
-    BuildError,
-    UnsignedTx,
-    broadcast_payload,
-    build_payout,
+from lucid.tron_node.ledger import FAILED, IN_FLIGHT, Ledger, Payout
+from lucid.tron_node.node import TronNode
+from lucid.tron_node.payout_steps import (
+    AccountSource,
+    OnChange,
+    PayoutSteps,
+    Signer,
+    Terms,
+    usdt,
 )
 
-Signer = Callable[[bytes], Awaitable[tuple[bytes, str]]]  # raw -> (65-byte signature, txid)
+__all__ = ["AccountSource", "OnChange", "Payer", "SessionsSource", "Signer", "Terms", "usdt"]
+
 SessionsSource = Callable[[], Awaitable[list[dict[str, str]]]]  # merkle's ListSessions
-AccountSource = Callable[[], Awaitable[str]]  # walletd's TRON address
-OnChange = Callable[[Payout], None]
-
-MAX_STEPS = 4  # transitions per advance: sign at most once per call
-
-
-@dataclass(frozen=True)
-class Terms:
-    """How this device pays (config section ``tron_node``)."""
-
-    payee: str  # empty: payouts off
-    method: str  # usdt | router
-    usdt_contract: str
-    payout_router: str
-    router_function: str
-    fee_limit_sun: int
-    expiration_s: int
-    auto_pay: bool = True
-    settle_s: float = 30.0
-
-    @property
-    def contract(self) -> str:
-        return self.usdt_contract if self.method == "usdt" else self.payout_router
-
-
-def usdt(amount: int) -> str:
-    """Base units as a decimal USDT string (6 decimals)."""
-    return f"{amount // 1_000_000}.{amount % 1_000_000:06d}"
 
 
 class Payer:
@@ -101,11 +62,11 @@ class Payer:
         self.node = node
         self.rule = rule
         self.terms = terms
-        self._sign = sign
         self._sessions = sessions
         self._account = account
         self._clock = clock
         self._on_change = on_change or (lambda _p: None)
+        self._steps = PayoutSteps(ledger, terms, self._need_node, sign, account, self._on_change)
         self._lock = asyncio.Lock()  # one payout step at a time: no concurrent signing
         self._planned_through: int | None = None  # auto_plan looked at every epoch up to this
 
@@ -164,9 +125,9 @@ class Payer:
                 if p is None:
                     raise NotFoundError(f"epoch {epoch} earned no credits; nothing to pay")
             elif p.state == FAILED:
-                p = await self._replan(p)
+                p = await self._steps.replan(p)
             if p.state in IN_FLIGHT:
-                p = await self._advance(p)
+                p = await self._steps.advance(p)
             return p
 
     async def auto_plan(self) -> list[Payout]:
@@ -198,7 +159,7 @@ class Payer:
         async with self._lock:
             for p in await self.ledger.payouts(IN_FLIGHT):
                 try:
-                    await self._advance(p)
+                    await self._steps.advance(p)
                 except BusError as err:
                     fresh = await self.ledger.get(p.payee, p.epoch)
                     if fresh is not None and fresh.state in IN_FLIGHT:
@@ -257,150 +218,3 @@ class Payer:
         )
         self._on_change(p)
         return p
-
-    async def _replan(self, p: Payout) -> Payout:
-        """failed -> planned, once the failed transaction provably cannot land."""
-        node = self._need_node()
-        if p.txid:
-            head = await node.head()
-            if head.timestamp < p.expiration:
-                raise ConflictError(
-                    f"payout {p.epoch} failed, but its transaction {p.txid} is valid until "
-                    f"{p.expiration} ms (head block {head.timestamp} ms); retry after that"
-                )
-            info = await node.tx_info(p.txid)
-            if info is not None and info.success:  # it landed after all: follow it
-                p = await self.ledger.move(p, BROADCAST, block=info.block)
-                self._on_change(p)
-                return p
-        p = await self.ledger.move(p, PLANNED, message="re-planned after failure")
-        self._on_change(p)
-        return p
-
-    async def _advance(self, p: Payout) -> Payout:
-        signed = False
-        for _ in range(MAX_STEPS):
-            before = p
-            if p.state == PLANNED and signed:
-                break  # re-planned within this call: sign again on the next pass
-            try:
-                if p.state == PLANNED:
-                    p = await self._sign_step(p)
-                    signed = True
-                elif p.state == SIGNED:
-                    p = await self._broadcast_step(p)
-                elif p.state == BROADCAST:
-                    p = await self._track_step(p)
-                else:
-                    break
-            except BusError as err:
-                fresh = await self.ledger.note(before, err.name, err.message)
-                if fresh.state != before.state:
-                    self._on_change(fresh)
-                raise
-            if p.state == before.state and p.block == before.block:
-                break
-            self._on_change(p)
-        return p
-
-    async def _sign_step(self, p: Payout) -> Payout:
-        node = self._need_node()
-        owner = await self._account()
-        if await node.account(owner) is None:
-            raise InsufficientBalanceError(
-                f"the TRON account {owner} is not activated: send it TRX for fees"
-            )
-        if p.method == "usdt":
-            balance = await node.trc20_balance(p.contract, owner)
-            if balance < p.amount:
-                raise InsufficientBalanceError(
-                    f"{owner} holds {usdt(balance)} USDT; the payout of epoch {p.epoch} "
-                    f"needs {usdt(p.amount)}"
-                )
-        try:
-            tx = await self._build(node, p, owner)
-        except BuildError as err:
-            raise InternalError(f"cannot build the payout of epoch {p.epoch}: {err}") from err
-        signature, txid = await self._sign(tx.raw_bytes)
-        if txid.lower() != tx.txid or len(signature) != 65:
-            raise InternalError(f"walletd returned txid {txid} for transaction {tx.txid}")
-        return await self.ledger.signed(
-            p, tx.txid, tx.raw_data, tx.raw_bytes.hex(), signature.hex(), tx.expiration
-        )
-
-    async def _build(self, node: TronNode, p: Payout, owner: str) -> UnsignedTx:
-        ref_block_id = await node.ref_block_id()
-        now_ms = (await node.head()).timestamp
-        while True:
-            tx = await build_payout(
-                node.tron,
-                owner=owner,
-                contract=p.contract,
-                function=USDT_TRANSFER if p.method == "usdt" else self.terms.router_function,
-                payee=p.payee,
-                amount=p.amount,
-                fee_limit_sun=self.terms.fee_limit_sun,
-                expiration_s=self.terms.expiration_s,
-                ref_block_id=ref_block_id,
-                now_ms=now_ms,
-            )
-            # Two epochs with the same amount built on the same head block would be the same
-            # transaction: the node would take the second for a duplicate of the first and
-            # one payment would settle both. Every transaction ever signed is unique.
-            if not await self.ledger.known_txid(tx.txid):
-                return tx
-            now_ms += 1
-
-    async def _broadcast_step(self, p: Payout) -> Payout:
-        node = self._need_node()
-        info = await node.tx_info(p.txid)
-        if info is not None:  # it went out before a crash
-            return await self.ledger.move(p, BROADCAST, block=info.block)
-        if await self._dead(p):
-            await self.ledger.close_attempt(p.txid, "expired")
-            return await self.ledger.move(
-                p, PLANNED, message=f"transaction {p.txid} expired before it was broadcast"
-            )
-        assert p.raw_data is not None
-        try:
-            await node.broadcast(broadcast_payload(p.raw_data, p.txid, bytes.fromhex(p.signature)))
-        except Rejected as err:
-            if err.code in STALE_CODES:  # the node says it can never land: build a new one
-                await self.ledger.close_attempt(p.txid, "expired")
-                return await self.ledger.move(p, PLANNED, message=err.message)
-            await self.ledger.close_attempt(p.txid, "rejected")
-            await self.ledger.move(p, FAILED, error=err.name, message=err.message)
-            raise
-        return await self.ledger.move(p, BROADCAST)
-
-    async def _track_step(self, p: Payout) -> Payout:
-        node = self._need_node()
-        info = await node.tx_info(p.txid)
-        if info is None:
-            if await self._dead(p):
-                await self.ledger.close_attempt(p.txid, "expired")
-                return await self.ledger.move(
-                    p, PLANNED, message=f"transaction {p.txid} expired unconfirmed"
-                )
-            return p
-        if not info.success:
-            await self.ledger.close_attempt(p.txid, "reverted")
-            err = TransactionFailedError(f"payout transaction {p.txid} failed: {info.reason}")
-            await self.ledger.move(p, FAILED, block=info.block, error=err.name, message=err.message)
-            raise err
-        solid = await node.tx_info(p.txid, solid=True)
-        if solid is not None and solid.success:
-            await self.ledger.close_attempt(p.txid, "confirmed")
-            return await self.ledger.move(p, CONFIRMED, block=solid.block)
-        if info.block != p.block:
-            return await self.ledger.move(p, BROADCAST, block=info.block)
-        return p
-
-    async def _dead(self, p: Payout) -> bool:
-        """True if ``p``'s transaction can no longer land: the head block is past its
-        expiration (read first) and it is in no block (read after)."""
-        node = self._need_node()
-        head = await node.head()
-        if head.timestamp < p.expiration:
-            return False
-        return await node.tx_info(p.txid) is None
