@@ -65,7 +65,11 @@ async def test_keys_and_device_pages(tab: Tab, bus: MessageBus) -> None:
     await expect(page.get_by_text(device.origin + "/")).to_be_visible()
     for daemon in DAEMONS:
         line = page.get_by_role("row").filter(has=page.get_by_role("cell", name=daemon, exact=True))
-        await expect(line.get_by_role("cell").last).to_have_text("yes")
+        await expect(line.get_by_role("cell").nth(1)).to_have_text("ok")
+    # chain-client is listed too; it does not run here, and the device needs it
+    line = page.get_by_role("row").filter(has=page.get_by_role("cell", name="chain_client"))
+    await expect(line.get_by_role("cell").nth(1)).to_have_text("degraded")
+    await expect(line.get_by_role("cell").nth(2)).to_have_text("not running")
     await expect(page.get_by_role("heading", name="Storage")).to_be_visible()
     await expect(row(tab, "python").get_by_role("rowheader")).to_have_text("python")
     assert await page.evaluate(EMPTY_HEADERS) == 0

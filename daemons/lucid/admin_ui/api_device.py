@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import platform
 import shutil
 import time
 from importlib import metadata
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -16,11 +14,13 @@ from aiohttp import web
 from lucid.admin_ui import auth
 from lucid.admin_ui.deps import Deps, deps_of, login_of
 from lucid.admin_ui.jsonio import ApiError, Invalid, body, ok, parse_json_text, text
+from lucid.admin_ui.peers import REQUIRED
 from lucid.admin_ui.roles import MAY_INVITE, Role
 from lucid.evidence.approvals import Policy
 from lucid.evidence.crypto import fingerprint
 from lucid.evidence.errors import FormatError
 from lucid.runtime.errors import BusError
+from lucid.runtime.health import check_all
 
 
 def _version(dist: str) -> str:
@@ -54,20 +54,19 @@ async def _rdp(deps: Deps) -> dict[str, str] | None:
 
 
 async def device(request: web.Request) -> web.Response:
+    """Each daemon's state (lucid.runtime.health: ok, degraded, off; chain-client says
+    whether it anchors), storage, versions, the web address and the RDP host."""
     deps = deps_of(request)
-
-    async def probe(client: Any) -> dict[str, Any]:
-        try:
-            running = bool(await client.is_running())
-        except BusError:
-            running = False
-        return {
-            "daemon": client.contract.daemon,
-            "bus_name": client.contract.bus_name,
-            "running": running,
+    daemons = [
+        {
+            "daemon": d.daemon,
+            "bus_name": d.bus_name,
+            "running": d.running,
+            "state": d.state,
+            "detail": d.detail,
         }
-
-    daemons = await asyncio.gather(*(probe(c) for c in deps.peers.probes))
+        for d in await check_all(deps.peers.probes, REQUIRED)
+    ]
     storage = []
     for path in deps.disks:
         try:
@@ -79,7 +78,7 @@ async def device(request: web.Request) -> web.Response:
         )
     return ok(
         {
-            "daemons": list(daemons),
+            "daemons": daemons,
             "storage": storage,
             "versions": {
                 "lucid": _version("lucid"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dbus_fast.aio import MessageBus
 
+from lucid.chain_client.client import ChainClientClient
 from lucid.encryptor.client import EncryptorClient
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.merkle.client import MerkleClient
@@ -14,6 +15,7 @@ from lucid.recorder.client import RecorderClient
 from lucid.runtime.bus import ContractClient
 from lucid.runtime.contracts import (
     ADMIN_UI,
+    CHAIN_CLIENT,
     CHUNKER,
     ENCRYPTOR,
     GATEKEEPER,
@@ -23,25 +25,24 @@ from lucid.runtime.contracts import (
     WALLETD,
     Contract,
 )
+from lucid.runtime.health import Probe
 from lucid.walletd.client import WalletdClient
 
-#: Daemons whose health the device page shows (NameHasOwner of each contract).
+#: Daemons whose health the device page shows (lucid.runtime.health: NameHasOwner of each
+#: contract, and what chain-client says about anchoring).
 HEALTH: tuple[Contract, ...] = (
     WALLETD,
     RECORDER,
     CHUNKER,
     ENCRYPTOR,
     MERKLE,
+    CHAIN_CLIENT,
     GATEKEEPER,
     RDP_GATE,
     ADMIN_UI,
 )
-
-
-class _Probe(ContractClient):
-    def __init__(self, bus: MessageBus, contract: Contract) -> None:
-        super().__init__(bus)
-        self.contract = contract
+#: Of those, the daemons a device cannot do without (the RDP host is optional).
+REQUIRED = frozenset(c.daemon for c in HEALTH if c is not RDP_GATE)
 
 
 @dataclass(frozen=True)
@@ -63,5 +64,10 @@ class Peers:
             rdp_gate=RdpGateClient(bus, max_in_flight, timeout_s),
             recorder=RecorderClient(bus, max_in_flight, timeout_s),
             walletd=WalletdClient(bus, max_in_flight, timeout_s),
-            probes=tuple(_Probe(bus, c) for c in HEALTH),
+            probes=tuple(
+                ChainClientClient(bus, max_in_flight, timeout_s)
+                if c is CHAIN_CLIENT
+                else Probe(bus, c)
+                for c in HEALTH
+            ),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lucid.chain_client.health import anchoring
 from lucid.runtime.bus import ContractClient
 from lucid.runtime.contracts import CHAIN_CLIENT
 
@@ -11,6 +12,11 @@ class ChainClientClient(ContractClient):
 
     async def get_status(self) -> dict[str, str]:
         return dict(await self.call("GetStatus"))
+
+    async def health(self) -> tuple[str, bool, bool]:
+        """Whether it anchors, for `lucid.runtime.health` (lucid.chain_client.health)."""
+        said = anchoring(await self.get_status())
+        return said.text, said.degraded, said.settled
 
     async def get_session(self, session: str) -> dict[str, str]:
         return dict(await self.call("GetSession", session))

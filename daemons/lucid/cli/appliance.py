@@ -32,7 +32,7 @@ from pathlib import Path
 from dbus_fast.aio import MessageBus
 
 from lucid.admin_ui.client import AdminUiClient
-from lucid.cli.connect import address_file
+from lucid.cli.connect import address_file, connect_cli
 from lucid.cli.desktop import Desktop, start_desktop
 from lucid.cli.desktop_source import run_desktop_source
 from lucid.rdp_gate.tls import ensure_certificate
@@ -213,12 +213,14 @@ async def _serve(state: Path, desktop_wanted: bool, rdp_port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     desktop: Desktop | None = None
+    health: asyncio.Future[None] | None = None
     async with running_appliance(state, rdp_port) as app:
         (app.state / "run" / "up.pid").write_text(f"{os.getpid()}\n")
         try:
             url = (await AdminUiClient(app.bus).get_status())["url"]
             _greet(app, state, url)
             (app.state / "run" / "ready").write_text("ready\n")
+            health = asyncio.ensure_future(_say_health(app))
             if desktop_wanted:
                 desktop = start_desktop()
                 print(
@@ -230,12 +232,26 @@ async def _serve(state: Path, desktop_wanted: bool, rdp_port: int) -> int:
                 )
             await stop.wait()
         finally:
+            if health is not None:
+                health.cancel()
             (app.state / "run" / "ready").unlink(missing_ok=True)
             (app.state / "run" / "up.pid").unlink(missing_ok=True)
             if desktop is not None:
                 desktop.stop()
     print("lucid: down")
     return 0
+
+
+async def _say_health(app: Running) -> None:
+    """Once chain-client has settled: a line per degraded daemon (or that all run)."""
+    from lucid.cli.status import report_degraded, settled_health
+
+    try:
+        found = await settled_health(app.bus, rdp=app.rdp is not None)
+    except LucidError as err:  # the bus went away: the appliance is stopping
+        print(f"lucid: daemon states unknown: {err}", flush=True)
+        return
+    report_degraded(found, lambda text: print(f"lucid: {text}", flush=True))
 
 
 def _greet(app: Running, state: Path, url: str) -> None:
@@ -291,7 +307,20 @@ def up(state: Path, detach: bool = False, desktop: bool = False, rdp_port: int =
         time.sleep(0.1)
     print(f"lucid: appliance up in the background (pid {proc.pid}), state {state}")
     _print_setup_code(state / "state")
+    asyncio.run(_say_health_of(state, rdp=bool(rdp_port)))
     return 0
+
+
+async def _say_health_of(state: Path, rdp: bool) -> None:
+    """`_say_health` for ``up --detach``: asked from here, over the appliance's bus."""
+    from lucid.cli.status import report_degraded, settled_health
+
+    bus = await connect_cli(state)
+    try:
+        found = await settled_health(bus, rdp)
+    finally:
+        bus.disconnect()
+    report_degraded(found, lambda text: print(f"lucid: {text}"))
 
 
 def _alive(pid: int) -> bool:

@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     down = sub.add_parser("down", help="stop a `lucid up`")
     down.add_argument("--state", type=Path, default=Path(".state/run"))
+    status = sub.add_parser(
+        "status", help="each daemon's state, one line each; exit 1 if one is degraded"
+    )
+    with_state(status)
 
     demo = sub.add_parser("demo", help="record, seal and export an N-second demo session")
     demo.add_argument("--seconds", type=float, default=10.0)
@@ -141,4 +145,8 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(run_payouts(args))
     if args.command == "export":
         return asyncio.run(commands.export(args.state, args.session, args.output))
+    if args.command == "status":
+        from lucid.cli.status import status
+
+        return asyncio.run(status(args.state))
     raise RuntimeError(f"unhandled command {args.command}")

@@ -268,8 +268,12 @@ export async function devicePage() {
         "until it is approved on the Requests page; check the fingerprint when the client asks to trust the certificate.")]
       : [h("p", { class: "note" }, "No RDP host is running on this device.")];
     section.replaceChildren(h("h2", {}, "Device"), h("p", {}, "Web address: ", h("code", {}, d.url)), ...rdp,
-      table(["daemon", "bus name", "running"], d.daemons.map((x) => [x.daemon, x.bus_name,
-        h("span", { class: x.running ? "ok" : "bad" }, x.running ? "yes" : "no")])),
+      h("h3", {}, "Daemons"),
+      table(["daemon", "state", "detail", "bus name"], d.daemons.map((x) => {
+        const row = [x.daemon, h("span", { class: `badge ${x.state}` }, x.state),
+          x.detail || (x.running ? "running" : "not running"), h("span", { class: "mono" }, x.bus_name)];
+        return row;
+      })),
       h("h3", {}, "Storage"), table(["path", "used", "free", "total"], d.storage.map((s) => [s.path, gib(s.used), gib(s.free), gib(s.total)])),
       h("h3", {}, "Versions"), table(null, Object.entries(d.versions)));
   });
