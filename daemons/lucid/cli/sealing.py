@@ -12,18 +12,25 @@ from lucid.runtime.errors import LucidError, NotFoundError, UnavailableError
 
 
 async def wait_sealed(bus: MessageBus, session: str, timeout_s: float = 120.0) -> dict[str, str]:
-    """Wait until merkle has sealed ``session``; return its info.
+    """Wait until merkle has sealed ``session``; return its info. A merkle (or pipeline)
+    restart on the way is waited out: sealing resumes where it stopped.
 
     Raises:
         LucidError: merkle failed to seal it (its message says why).
-        UnavailableError: not sealed within ``timeout_s``.
+        UnavailableError: not sealed within ``timeout_s`` (the last error says why).
     """
     merkle = MerkleClient(bus)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         with contextlib.suppress(NotFoundError):
-            info = await merkle.get_session(session)
+            try:
+                info = await merkle.get_session(session)
+            except UnavailableError as err:  # restarting (or a reply lost with it)
+                if loop.time() > deadline:
+                    raise UnavailableError(f"session {session} was not sealed: {err}") from err
+                await asyncio.sleep(0.5)
+                continue
             if info["state"] != "sealed":
                 raise LucidError(f"session {session} failed to seal: {info['message']}")
             return info
