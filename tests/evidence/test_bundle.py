@@ -215,7 +215,10 @@ def test_header_checks(sample: Sample, tmp_path: Path) -> None:
 def test_oversized_manifest(sample: Sample, tmp_path: Path) -> None:
     members = read_members(sample.path)
     huge = [members[0], ("manifest.json", b" " * (MAX_MANIFEST_SIZE + 1)), *members[2:]]
-    _not_a_bundle(_rebuild(sample, tmp_path, huge), "'manifest.json' is larger than 16777216")
+    _not_a_bundle(
+        _rebuild(sample, tmp_path, huge),
+        "'manifest.json' is 16777217 bytes, larger than the format's 16777216",
+    )
 
 
 def test_reserved_members_accepted_but_not_verified(sample: Sample, tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ def _session_with(sample: Sample, tmp_path: Path, body: bytes, plain_size: int) 
 @pytest.mark.parametrize(
     ("body", "plain_size", "fragment"),
     [
-        (zstandard.ZstdCompressor().compress(b"x" * 1000), 999, "1000 plaintext bytes"),
+        (zstandard.ZstdCompressor().compress(b"x" * 1000), 999, "more than its 999 plaintext"),
         (zstandard.ZstdCompressor().compress(b"x" * 1000), 1001, "1000 plaintext bytes"),
         (b"not zstd at all", 10, "not valid zstd"),
         (zstandard.ZstdCompressor().compress(b"abc") + b"trailing", 3, "not valid zstd"),

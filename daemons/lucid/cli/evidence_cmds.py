@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lucid.cli.playback import remux_to_mp4
@@ -77,19 +78,22 @@ def play(path: Path, key_path: Path, output: Path) -> int:
         if not videos:
             raise FormatError(f"{path}: session {manifest.session} has no video stream")
         total = sum(c.plain_size for c in manifest.chunks if c.stream in videos)
-        parts: list[bytes] = []
+        # decrypt_stream checks the signature and unwraps the key now; chunks are read,
+        # checked and decrypted one at a time as the remuxer pulls them (bounded memory).
+        streams = [decrypt_stream(bundle, key, name) for name in videos]
+        tmp = output.with_name(output.name + ".part")
         with byte_bar(total, "decrypt") as bar:
-            for name in videos:
-                pieces = []
-                for piece in decrypt_stream(bundle, key, name):
-                    pieces.append(piece)
-                    bar.update(len(piece))
-                parts.append(b"".join(pieces))
-    tmp = output.with_name(output.name + ".part")
-    try:
-        frames = remux_to_mp4(parts, tmp)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+            parts = [_counted(pieces, bar.update) for pieces in streams]
+            try:
+                frames = remux_to_mp4(parts, tmp)
+                os.replace(tmp, output)
+            finally:
+                tmp.unlink(missing_ok=True)
     print(f"wrote {output} ({frames} frames from {len(parts)} part(s))")
     return 0
+
+
+def _counted(pieces: Iterator[bytes], update: Callable[[int], object]) -> Iterator[bytes]:
+    for piece in pieces:
+        update(len(piece))
+        yield piece

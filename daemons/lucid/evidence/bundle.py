@@ -15,6 +15,11 @@ uid/gid 0, mode 0644, empty user/group names), so equal content gives equal file
 `open_bundle` checks the archive *structure* and parses the header and manifest;
 it does not check signatures, hashes or proofs (see `verify`), never extracts
 anything to disk, and does not write bundles (see `writer`).
+
+Every member size and count is checked against the format's limits (`limits`,
+docs/evidence.md §9.1) before anything is read, so an open bundle costs at most the
+member headers (`MAX_MEMBERS`) plus the parsed manifest, and reading a chunk costs at
+most `MAX_CHUNK_SIZE` (`chunk`) or `READ_BLOCK` (`chunk_leaf_hash`).
 """
 
 from __future__ import annotations
@@ -29,9 +34,21 @@ from typing import IO, Any
 from lucid.evidence import _fields as f
 from lucid.evidence.canonical import parse_json
 from lucid.evidence.errors import FormatError
+from lucid.evidence.limits import (
+    MAX_ANCHOR_SIZE,
+    MAX_APPROVAL_MEMBERS,
+    MAX_CHUNK_SIZE,
+    MAX_HEADER_SIZE,
+    MAX_MANIFEST_SIZE,
+    MAX_MEMBERS,
+    MAX_PROOFS_SIZE,
+    MAX_RESERVED_SIZE,
+    READ_BLOCK,
+)
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.proofs import Proofs
 from lucid.evidence.signed import SignedManifest
+from lucid.evidence.tree import leaf_hasher
 
 __all__ = [
     "BUNDLE_SUFFIX",
@@ -49,11 +66,6 @@ PROOFS_MEMBER = "proofs.json"
 ANCHOR_MEMBER = "anchor.json"
 CHUNK_PREFIX = "chunks/"
 APPROVALS_PREFIX = "approvals/"
-MAX_HEADER_SIZE = 64 * 1024
-MAX_MANIFEST_SIZE = 16 * 1024 * 1024
-"""About 90,000 chunks."""
-MAX_PROOFS_SIZE = 64 * 1024 * 1024
-MAX_RESERVED_SIZE = 16 * 1024 * 1024
 MAX_TRAILER = 1024 * 1024
 """Zero padding allowed after the last member (end-of-archive blocks plus record padding)."""
 
@@ -64,6 +76,7 @@ _LIMITS = {
     HEADER_MEMBER: MAX_HEADER_SIZE,
     MANIFEST_MEMBER: MAX_MANIFEST_SIZE,
     PROOFS_MEMBER: MAX_PROOFS_SIZE,
+    ANCHOR_MEMBER: MAX_ANCHOR_SIZE,
 }
 
 
@@ -135,13 +148,35 @@ class Bundle:
         return self._members[CHUNK_PREFIX + hash_hex].size
 
     def chunk(self, hash_hex: str) -> bytes:
-        """Read one sealed chunk (unverified bytes).
+        """Read one sealed chunk (unverified bytes, at most `MAX_CHUNK_SIZE`).
 
         Raises:
             KeyError: No such member; ask `has_chunk` first.
             FormatError: The member is cut short.
         """
         return self._read(self._members[CHUNK_PREFIX + hash_hex])
+
+    def chunk_leaf_hash(self, hash_hex: str) -> bytes:
+        """The leaf hash of member ``chunks/<hash_hex>``, read `READ_BLOCK` bytes at a time.
+
+        Never holds more than one block of the member: for checking a chunk without
+        keeping it (`verify`).
+
+        Raises:
+            KeyError: No such member; ask `has_chunk` first.
+            FormatError: The member is cut short.
+        """
+        info = self._members[CHUNK_PREFIX + hash_hex]
+        member = self._tar.extractfile(info)
+        hasher = leaf_hasher()
+        remaining = info.size
+        while remaining > 0:
+            block = b"" if member is None else member.read(min(READ_BLOCK, remaining))
+            if not block:
+                raise FormatError(f"{self.path}: member {info.name!r} is truncated")
+            hasher.update(block)
+            remaining -= len(block)
+        return hasher.digest()
 
     def read_proofs(self) -> Proofs:
         """Parse ``proofs.json``.
@@ -157,8 +192,10 @@ class Bundle:
         return None if info is None else self._read(info)
 
     def _read(self, info: tarfile.TarInfo) -> bytes:
-        member = self._tar.extractfile(info)
-        data = b"" if member is None else member.read()
+        # Straight from the file, in one allocation of the member's (bounded) size:
+        # tarfile's own reader joins blocks, which holds the member twice.
+        self._fh.seek(info.offset_data)
+        data = self._fh.read(info.size)
         if len(data) != info.size:
             raise FormatError(f"{self.path}: member {info.name!r} is truncated")
         return data
@@ -193,9 +230,23 @@ def _parse_header(data: bytes) -> str:
         raise FormatError(f"{HEADER_MEMBER}: {err}") from None
 
 
+def _headers(tar: tarfile.TarFile, where: str) -> list[tarfile.TarInfo]:
+    """Read the member headers, refusing more than `MAX_MEMBERS` before keeping them all."""
+    members: list[tarfile.TarInfo] = []
+    while (info := tar.next()) is not None:
+        members.append(info)
+        if len(members) > MAX_MEMBERS:
+            raise FormatError(
+                f"{where}: more than {MAX_MEMBERS} members (the format's limit: "
+                "3 fixed, anchor.json, approvals and chunks)"
+            )
+    return members
+
+
 def _scan(members: list[tarfile.TarInfo], where: str) -> dict[str, tarfile.TarInfo]:
     """Check every member header; return them by name."""
     found: dict[str, tarfile.TarInfo] = {}
+    approvals = 0
     for info in members:
         name = info.name
         _check_name(name, where)
@@ -205,9 +256,18 @@ def _scan(members: list[tarfile.TarInfo], where: str) -> dict[str, tarfile.TarIn
             raise FormatError(f"{where}: member {name!r} has pax headers (bundles are plain ustar)")
         if name in found:
             raise FormatError(f"{where}: duplicate member {name!r}")
-        limit = None if name.startswith(CHUNK_PREFIX) else _LIMITS.get(name, MAX_RESERVED_SIZE)
-        if limit is not None and info.size > limit:
-            raise FormatError(f"{where}: member {name!r} is larger than {limit} bytes")
+        if name.startswith(CHUNK_PREFIX):
+            limit = MAX_CHUNK_SIZE
+        else:
+            limit = _LIMITS.get(name, MAX_RESERVED_SIZE)
+        if info.size > limit:
+            raise FormatError(
+                f"{where}: member {name!r} is {info.size} bytes, larger than the format's {limit}"
+            )
+        if name.startswith(APPROVALS_PREFIX):
+            approvals += 1
+            if approvals > MAX_APPROVAL_MEMBERS:
+                raise FormatError(f"{where}: more than {MAX_APPROVAL_MEMBERS} approvals/ members")
         found[name] = info
     for i, expected in enumerate(_FIXED):
         if len(members) <= i or members[i].name != expected:
@@ -230,8 +290,8 @@ def open_bundle(path: str | os.PathLike[str]) -> Bundle:
 
     Checks: a complete ustar archive; only regular files; no absolute, ``..`` or
     unknown member names; no duplicates; ``lucid-bundle.json``, ``manifest.json``,
-    ``proofs.json`` first and within size limits; header and manifest parse and name
-    the same session.
+    ``proofs.json`` first; every member's size and the number of members within the
+    format's limits (`limits`); header and manifest parse and name the same session.
 
     Args:
         path: The ``.lucid`` file.
@@ -248,7 +308,7 @@ def open_bundle(path: str | os.PathLike[str]) -> Bundle:
     try:
         try:
             tar = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - owned by the Bundle
-            members = tar.getmembers()
+            members = _headers(tar, str(p))
         except (tarfile.TarError, EOFError, ValueError, UnicodeError) as err:
             reason = str(err) or type(err).__name__
             raise FormatError(f"{p} is not a Lucid bundle ({reason})") from None

@@ -17,6 +17,7 @@ from typing import Any
 import rfc8785
 
 from lucid.evidence.errors import FormatError
+from lucid.evidence.limits import json_tokens
 
 __all__ = ["canonical_json", "from_hex", "hex32", "parse_json"]
 
@@ -64,7 +65,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-def parse_json(data: bytes, what: str, *, require_canonical: bool = False) -> Any:
+def parse_json(
+    data: bytes, what: str, *, require_canonical: bool = False, max_tokens: int | None = None
+) -> Any:
     """Parse untrusted JSON strictly.
 
     Args:
@@ -72,14 +75,23 @@ def parse_json(data: bytes, what: str, *, require_canonical: bool = False) -> An
         what: Name of the file or member, used in error messages (``"manifest.json"``).
         require_canonical: Also insist that `data` is exactly the RFC 8785 form of
             what it parses to, so that no two byte strings carry the same content.
+        max_tokens: If given, refuse `data` with more ``{``, ``[`` and ``,`` bytes than
+            this before parsing it (see `limits.json_tokens`): it bounds the number of
+            values, hence the memory parsing takes.
 
     Raises:
         FormatError: Not UTF-8, not JSON, a duplicate key, NaN / Infinity, nesting too
-            deep, or (with `require_canonical`) not in canonical form.
+            deep, more tokens than `max_tokens`, or (with `require_canonical`) not in
+            canonical form.
 
     Returns:
         The parsed value (dicts, lists, str, int, float, bool, None).
     """
+    if max_tokens is not None and (tokens := json_tokens(data)) > max_tokens:
+        raise FormatError(
+            f"{what}: {tokens} JSON containers and separators, more than the {max_tokens} "
+            "the format allows"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

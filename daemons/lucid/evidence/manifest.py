@@ -20,6 +20,13 @@ from typing import Any, Literal, cast
 from lucid.evidence import _fields as f
 from lucid.evidence.crypto import SEALED_KEY_SIZE, SEALED_OVERHEAD
 from lucid.evidence.errors import FormatError
+from lucid.evidence.limits import (
+    MAX_CHUNK_SIZE,
+    MAX_CHUNKS,
+    MAX_PLAIN_SIZE,
+    MAX_RECIPIENTS,
+    MAX_STREAMS,
+)
 from lucid.evidence.timestamps import parse_timestamp
 
 __all__ = [
@@ -198,7 +205,8 @@ class Manifest:
 
         Raises:
             FormatError: Any field missing, unknown, of the wrong type or out of
-                range, or chunks out of leaf order; the message names the field path.
+                range (sizes and counts above the format's limits, see `limits`), or
+                chunks out of leaf order; the message names the field path.
 
         Returns:
             The manifest.
@@ -219,15 +227,15 @@ class Manifest:
             raise FormatError(f"{path}.policy: expected an object or null")
         streams = tuple(
             _stream(s, f"{path}.streams[{i}]")
-            for i, s in enumerate(f.get_list(d["streams"], f"{path}.streams"))
+            for i, s in enumerate(_limited(d["streams"], f"{path}.streams", MAX_STREAMS))
         )
         chunks = tuple(
             _chunk(c, f"{path}.chunks[{i}]")
-            for i, c in enumerate(f.get_list(d["chunks"], f"{path}.chunks"))
+            for i, c in enumerate(_limited(d["chunks"], f"{path}.chunks", MAX_CHUNKS))
         )
         recipients = tuple(
             _recipient(r, f"{path}.recipients[{i}]")
-            for i, r in enumerate(f.get_list(d["recipients"], f"{path}.recipients"))
+            for i, r in enumerate(_limited(d["recipients"], f"{path}.recipients", MAX_RECIPIENTS))
         )
         manifest = cls(
             session=f.check_name(d["session"], f"{path}.session"),
@@ -256,6 +264,19 @@ class Manifest:
         return manifest
 
 
+def _limited(value: Any, path: str, limit: int) -> list[Any]:
+    items = f.get_list(value, path)
+    if len(items) > limit:
+        raise FormatError(f"{path}: {len(items)} entries, more than the format's {limit}")
+    return items
+
+
+def _at_most(value: int, path: str, limit: int, what: str) -> int:
+    if value > limit:
+        raise FormatError(f"{path}: {value} bytes, more than the format's {limit} per {what}")
+    return value
+
+
 def _settings(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise FormatError(f"{path}: expected an object")
@@ -277,15 +298,21 @@ def _stream(value: Any, path: str) -> StreamInfo:
 
 def _chunk(value: Any, path: str) -> ChunkEntry:
     c = f.get_obj(value, path, _CHUNK_KEYS)
+    size = f.get_int(c["size"], f"{path}.size", minimum=SEALED_OVERHEAD)
+    plain_size = f.get_int(c["plain_size"], f"{path}.plain_size")
+    compression = f.get_str(c["compression"], f"{path}.compression", choices=_COMPRESSIONS)
+    if compression == "none" and plain_size != size - SEALED_OVERHEAD:
+        raise FormatError(
+            f"{path}.plain_size: {plain_size}, but an uncompressed chunk of {size} sealed "
+            f"bytes holds {size - SEALED_OVERHEAD}"
+        )
     return ChunkEntry(
         stream=f.check_name(c["stream"], f"{path}.stream"),
         index=f.get_int(c["index"], f"{path}.index"),
         hash=f.get_hex(c["hash"], f"{path}.hash", 32),
-        size=f.get_int(c["size"], f"{path}.size", minimum=SEALED_OVERHEAD),
-        plain_size=f.get_int(c["plain_size"], f"{path}.plain_size"),
-        compression=cast(
-            Compression, f.get_str(c["compression"], f"{path}.compression", choices=_COMPRESSIONS)
-        ),
+        size=_at_most(size, f"{path}.size", MAX_CHUNK_SIZE, "sealed chunk"),
+        plain_size=_at_most(plain_size, f"{path}.plain_size", MAX_PLAIN_SIZE, "chunk"),
+        compression=cast(Compression, compression),
     )
 
 

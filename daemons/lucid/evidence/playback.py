@@ -10,11 +10,20 @@ The manifest signature is checked before any key is used, because anyone can
 seal a data key to a recipient's public key: without the signature a forged
 bundle would decrypt. This module does not check the Merkle tree or proofs (run
 `verify.verify_bundle` for that) and does not remux video (the CLI does, with PyAV).
+
+Memory: one chunk at a time, however long the stream. A chunk is sealed in one piece
+(XChaCha20-Poly1305 is one-shot), so while it is decrypted its sealed bytes, the
+ciphertext slice, libsodium's output and PyNaCl's copy of it are alive together: at
+most 4 x `MAX_CHUNK_SIZE` (64 MiB), for a moment. The sealed bytes are dropped before
+decompression, which runs in `READ_BLOCK` steps and stops one byte past ``plain_size``
+(never trusting a zstd frame's own content size) with a decoder window of at most
+`MAX_PLAIN_SIZE`, so decompressing holds at most 3 x 16 MiB. Yielded pieces are at most
+`READ_BLOCK`. A manifest cannot make this allocate more: ``plain_size`` above
+`MAX_PLAIN_SIZE` and ``size`` above `MAX_CHUNK_SIZE` are refused when it is parsed.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -29,7 +38,8 @@ from lucid.evidence.errors import (
     VerificationError,
 )
 from lucid.evidence.keyfile import RecipientKey
-from lucid.evidence.manifest import ChunkEntry, Manifest
+from lucid.evidence.limits import MAX_PLAIN_SIZE, READ_BLOCK
+from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import leaf_hash
 
 __all__ = ["data_key_for", "decrypt_stream", "open_plain", "write_stream"]
@@ -64,30 +74,37 @@ def data_key_for(manifest: Manifest, key: RecipientKey) -> bytes:
     )
 
 
-def _decompress(c: ChunkEntry, data: bytes) -> bytes:
-    return _plain(c.compression, c.plain_size, c.item, data)
-
-
-def _plain(compression: str, plain_size: int, item: str, data: bytes) -> bytes:
-    if compression == "zstd":
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(
-                io.BytesIO(data), read_across_frames=True
+def _plain(compression: str, plain_size: int, item: str, data: bytes) -> list[bytes]:
+    """The chunk's plaintext in pieces (zstd: `READ_BLOCK` each), checked to be `plain_size`."""
+    if plain_size > MAX_PLAIN_SIZE:  # the manifest parser refuses it; callers of open_plain
+        raise DecryptionError(
+            item, f"{item}: plain size {plain_size} is above the format's {MAX_PLAIN_SIZE}"
+        )
+    if compression != "zstd":
+        if len(data) != plain_size:
+            raise DecryptionError(
+                item, f"{item}: {len(data)} plaintext bytes, expected {plain_size}"
             )
-            parts = []
-            wanted = plain_size + 1  # one more than allowed, to detect overlong output
-            while wanted > 0:
-                part = reader.read(wanted)
-                if not part:
-                    break
-                parts.append(part)
-                wanted -= len(part)
-            data = b"".join(parts)
-        except zstandard.ZstdError as err:
-            raise DecryptionError(item, f"{item}: not valid zstd ({err})") from None
-    if len(data) != plain_size:
-        raise DecryptionError(item, f"{item}: {len(data)} plaintext bytes, expected {plain_size}")
-    return data
+        return [data]
+    pieces: list[bytes] = []
+    got = 0
+    try:
+        dctx = zstandard.ZstdDecompressor(max_window_size=MAX_PLAIN_SIZE)
+        reader = dctx.stream_reader(data, read_across_frames=True)
+        # Read at most one byte past plain_size, in bounded steps: a frame's own
+        # content size is never used to size anything.
+        while piece := reader.read(min(READ_BLOCK, plain_size + 1 - got)):
+            got += len(piece)
+            if got > plain_size:
+                raise DecryptionError(
+                    item, f"{item}: decompresses to more than its {plain_size} plaintext bytes"
+                )
+            pieces.append(piece)
+    except zstandard.ZstdError as err:
+        raise DecryptionError(item, f"{item}: not valid zstd ({err})") from None
+    if got != plain_size:
+        raise DecryptionError(item, f"{item}: {got} plaintext bytes, expected {plain_size}")
+    return pieces
 
 
 def open_plain(
@@ -115,8 +132,8 @@ def open_plain(
     """
     stream, index, plain_size, compression = chunk
     item = f"{stream}[{index}]"
-    return _plain(
-        compression, plain_size, item, open_chunk(data_key, session, stream, index, sealed)
+    return b"".join(
+        _plain(compression, plain_size, item, open_chunk(data_key, session, stream, index, sealed))
     )
 
 
@@ -138,7 +155,9 @@ def decrypt_stream(bundle: Bundle, key: RecipientKey, stream: str) -> Iterator[b
         DecryptionError: A chunk does not open, decompress, or has the wrong size.
 
     Returns:
-        An iterator of plaintext byte strings; their concatenation is the stream.
+        An iterator of plaintext byte strings (at most `READ_BLOCK` each, a chunk's
+        pieces yielded only once the whole chunk checked out); their concatenation is
+        the stream.
     """
     manifest = bundle.manifest
     if manifest.stream(stream) is None:
@@ -155,11 +174,31 @@ def _chunks(bundle: Bundle, manifest: Manifest, data_key: bytes, stream: str) ->
     for c in manifest.chunks_of(stream):
         if not bundle.has_chunk(c.hash_hex):
             raise VerificationError(c.item, f"{c.item}: missing from the bundle")
-        sealed = bundle.chunk(c.hash_hex)
-        if len(sealed) != c.size or leaf_hash(sealed) != c.hash:
+        if bundle.chunk_size(c.hash_hex) != c.size:
+            raise VerificationError(c.item, f"{c.item}: size differs from the manifest's")
+        sealed = bundle.chunk(c.hash_hex)  # at most MAX_CHUNK_SIZE: the bundle refuses more
+        if leaf_hash(sealed) != c.hash:
             raise VerificationError(c.item, f"{c.item}: content does not match its hash")
-        plain = open_chunk(data_key, manifest.session, c.stream, c.index, sealed)
-        yield _decompress(c, plain)
+        stored = open_chunk(data_key, manifest.session, c.stream, c.index, sealed)
+        del sealed  # hold sealed and decrypted bytes together only while decrypting
+        # The whole chunk is checked before any of it is yielded.
+        pieces = _plain(c.compression, c.plain_size, c.item, stored)
+        del stored  # from here the pieces are all that is held of this chunk
+        yield from _blocks(pieces)
+
+
+def _blocks(pieces: list[bytes]) -> Iterator[bytes]:
+    """Yield `pieces` in blocks of at most `READ_BLOCK`, letting go of each piece once
+    yielded, so that the caller and this generator together hold one chunk at most."""
+    while pieces:
+        piece = pieces.pop(0)
+        if len(piece) <= READ_BLOCK:
+            yield piece
+            continue
+        view = memoryview(piece)
+        del piece
+        for start in range(0, len(view), READ_BLOCK):
+            yield bytes(view[start : start + READ_BLOCK])
 
 
 def write_stream(

@@ -22,6 +22,7 @@ from typing import Any
 from lucid.evidence import _fields as f
 from lucid.evidence.canonical import canonical_json, parse_json
 from lucid.evidence.errors import FormatError
+from lucid.evidence.limits import MAX_CHUNKS, MAX_PROOFS_SIZE, MAX_PROOFS_TOKENS
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import all_proofs
 
@@ -90,12 +91,17 @@ class Proofs:
             what: File or member name for error messages.
 
         Raises:
-            FormatError: Not canonical JSON or not the schema; names `what` and the field.
+            FormatError: Not canonical JSON, not the schema, or above the format's
+                limits (size, tokens, `MAX_CHUNKS` proofs); names `what` and the field.
 
         Returns:
             The proofs (not yet checked against anything).
         """
-        doc = parse_json(data, what, require_canonical=True)
+        if len(data) > MAX_PROOFS_SIZE:
+            raise FormatError(
+                f"{what}: {len(data)} bytes, more than the format's {MAX_PROOFS_SIZE}"
+            )
+        doc = parse_json(data, what, require_canonical=True, max_tokens=MAX_PROOFS_TOKENS)
         try:
             return cls._from_dict(doc)
         except FormatError as err:
@@ -108,6 +114,8 @@ class Proofs:
         if f.get_int(d["version"], "version") != 1:
             raise FormatError(f"version: unsupported version {d['version']}")
         size = f.get_int(d["tree_size"], "tree_size")
+        if size > MAX_CHUNKS:
+            raise FormatError(f"tree_size: {size} leaves, more than the format's {MAX_CHUNKS}")
         items = f.get_list(d["proofs"], "proofs")
         if len(items) != size:
             raise FormatError(f"proofs: {len(items)} proofs for a tree of {size} leaves")

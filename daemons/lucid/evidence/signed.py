@@ -24,6 +24,7 @@ import nacl.signing
 from lucid.evidence import _fields as f
 from lucid.evidence.canonical import canonical_json, parse_json
 from lucid.evidence.errors import FormatError, VerificationError
+from lucid.evidence.limits import MAX_MANIFEST_SIZE, MAX_MANIFEST_TOKENS
 from lucid.evidence.manifest import Manifest
 
 __all__ = ["SIGNING_CONTEXT", "SignedManifest", "signing_message"]
@@ -134,12 +135,17 @@ class SignedManifest:
             what: File or member name for error messages.
 
         Raises:
-            FormatError: Not canonical JSON or not the schema; names `what` and the field.
+            FormatError: Not canonical JSON, not the schema, or above the format's
+                limits (size, tokens, counts: see `limits`); names `what` and the field.
 
         Returns:
             The signed manifest.
         """
-        doc = parse_json(data, what, require_canonical=True)
+        if len(data) > MAX_MANIFEST_SIZE:
+            raise FormatError(
+                f"{what}: {len(data)} bytes, more than the format's {MAX_MANIFEST_SIZE}"
+            )
+        doc = parse_json(data, what, require_canonical=True, max_tokens=MAX_MANIFEST_TOKENS)
         try:
             top = f.get_obj(doc, "", frozenset({"manifest", "signature"}))
             manifest = Manifest.from_dict(top["manifest"], "manifest")

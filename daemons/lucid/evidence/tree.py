@@ -28,6 +28,7 @@ __all__ = [
     "empty_root",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hasher",
     "node_hash",
     "root",
     "verify_inclusion",
@@ -38,6 +39,12 @@ HASH_SIZE = 32
 
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+
+def leaf_hasher() -> blake3.blake3:
+    """A BLAKE3 hasher already fed the leaf prefix: ``update`` it with a leaf's data in
+    pieces, and ``digest()`` equals `leaf_hash` of the whole (for data too large to hold)."""
+    return blake3.blake3(_LEAF_PREFIX)
 
 
 def leaf_hash(data: bytes) -> bytes:

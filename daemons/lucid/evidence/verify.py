@@ -19,6 +19,12 @@ Order of checks (the first failure is raised):
    checks pass (items ``anchor.…``, see `anchor.AnchorProof.check`). Whether the chain
    agrees is `anchor.verify_online`'s job (``lucid verify --rpc``).
 
+Memory: chunks are hashed straight from the archive in `limits.READ_BLOCK` pieces and
+never held whole, so what a verification costs is bounded by the format's limits, not
+by the bundle: the member headers, the parsed ``manifest.json`` and ``proofs.json``
+(each refused above its size and token limits before parsing): about 200 MiB for the
+largest bundle the format allows, a few MiB for a typical one (docs/evidence.md §9.1).
+
 This module does not decrypt (see `playback`), does not decide whether a device
 key is trusted (pass `device_key` to pin one), does not require a policy (a
 manifest with ``policy: null`` verifies, with ``report.approvals == 0``; whether to
@@ -38,7 +44,7 @@ from lucid.evidence.approvals import SessionPolicy
 from lucid.evidence.bundle import ANCHOR_MEMBER, CHUNK_PREFIX, Bundle, open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.manifest import Manifest
-from lucid.evidence.tree import leaf_hash, root, verify_inclusion
+from lucid.evidence.tree import root, verify_inclusion
 
 __all__ = ["VerifyReport", "verify_bundle"]
 
@@ -103,7 +109,7 @@ def _check_chunks(
             raise VerificationError(
                 c.item, f"{c.item}: {size} bytes in the bundle, manifest says {c.size}"
             )
-        if leaf_hash(bundle.chunk(c.hash_hex)) != c.hash:
+        if bundle.chunk_leaf_hash(c.hash_hex) != c.hash:
             raise VerificationError(
                 c.item, f"{c.item}: content does not match its hash (altered or swapped)"
             )
