@@ -18,6 +18,7 @@ from lucid.chunker.compress import CompressionLevels, decompress_chunk
 from lucid.chunker.cutter import MIGRATIONS, CutPolicy, Cutter
 from lucid.runtime import spool
 from lucid.runtime.db import open_db
+from lucid.runtime.errors import ConfigError
 
 SESSION = "s1"
 T0 = 1_700_000_000.0  # mtime of every hand-written segment
@@ -262,3 +263,10 @@ async def test_empty_stream_ends_with_zero_chunks(h: Harness) -> None:
     assert spool.read_int(stream_dir / spool.CHUNKS_END) == 0
     assert spool.list_chunks(stream_dir) == {} and h.calls == []
     assert h.cutter.stats["streams_open"] == 0
+
+
+@pytest.mark.parametrize("size", [0, 16 * 1024 * 1024 + 1, 64 * 1024 * 1024])
+def test_chunk_size_beyond_the_format_is_a_config_error(size: int) -> None:
+    """A chunk larger than docs/evidence.md allows would seal into unverifiable bundles."""
+    with pytest.raises(ConfigError, match=r"chunker\.chunk_bytes"):
+        CutPolicy(chunk_bytes=size, flush_seconds=10, levels=CompressionLevels())

@@ -22,7 +22,9 @@ from pathlib import Path
 import aiosqlite
 
 from lucid.chunker.compress import CompressionLevels, compress_chunk
+from lucid.evidence.limits import MAX_PLAIN_SIZE
 from lucid.runtime import spool
+from lucid.runtime.errors import ConfigError
 
 MIGRATIONS = [
     """
@@ -61,9 +63,26 @@ class Position:
 
 @dataclass(frozen=True)
 class CutPolicy:
+    """How the chunker cuts. ``chunk_bytes`` is bounded by the evidence format: a chunk's
+    plaintext above ``lucid.evidence.limits.MAX_PLAIN_SIZE`` would seal into bundles that
+    every verifier refuses.
+
+    Raises:
+        ConfigError: ``chunk_bytes`` outside 1 B .. MAX_PLAIN_SIZE, or a flush interval <= 0.
+    """
+
     chunk_bytes: int
     flush_seconds: float
     levels: CompressionLevels
+
+    def __post_init__(self) -> None:
+        if not 0 < self.chunk_bytes <= MAX_PLAIN_SIZE:
+            raise ConfigError(
+                f"config chunker.chunk_bytes: {self.chunk_bytes} is outside 1..{MAX_PLAIN_SIZE} "
+                "(the evidence format's largest chunk, docs/evidence.md)"
+            )
+        if self.flush_seconds <= 0:
+            raise ConfigError("config chunker.flush_seconds: must be > 0")
 
 
 ChunkCallback = Callable[[str, str, int], None]
