@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -14,15 +13,15 @@ import pytest
 from dbus_fast.aio import MessageBus
 
 from lucid.runtime.bus import connect
+from lucid.runtime.pyecc import reset_recursion_limit
 from lucid.runtime.supervisor import DaemonSet, start_private_bus
 
 
 @pytest.fixture(autouse=True)
 def default_recursion_limit() -> Iterator[None]:
-    """Each test starts with CPython's recursion limit: importing web3 / eth-account (py_ecc)
-    raises it to 100,000 for the whole process, and deep recursion then crashes the
-    interpreter instead of raising RecursionError."""
-    sys.setrecursionlimit(1000)
+    """Each test starts with CPython's recursion limit (see lucid.runtime.pyecc): a test that
+    imported web3 / eth-account raised it for the rest of the run."""
+    reset_recursion_limit()
     yield
 
 

@@ -7,7 +7,6 @@ test with what to install; nothing is skipped.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import pytest
 from lucid.chain_client import artifacts
 from lucid.chain_client.deploy import deploy_contracts
 from lucid.chain_client.localchain import LocalChain, start_anvil
-from lucid.chain_client.rpc import RECURSION_LIMIT
+from lucid.runtime.pyecc import reset_recursion_limit
 from tests.chain_client.chainkit import DevChain
 
-# py_ecc, imported with web3 / eth-account, raises the recursion limit to 100,000 for the
-# whole process: deep recursion (tests/evidence/test_canonical.py's nested JSON) then
-# overflows the C stack, a segfault, instead of raising RecursionError. Put it back.
-sys.setrecursionlimit(RECURSION_LIMIT)
+# web3 imported py_ecc (see lucid.runtime.pyecc): deep recursion elsewhere in the run, such as
+# tests/evidence/test_canonical.py's nested JSON, must raise RecursionError, not crash.
+reset_recursion_limit()
 
 
 @pytest.fixture

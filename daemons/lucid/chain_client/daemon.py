@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from lucid.chain_client.fees import FeePolicy
 from lucid.chain_client.ledger import Ledger, ledger_from_config, prepare_local, start_local_chain
 from lucid.chain_client.localchain import LocalChainError
 from lucid.chain_client.queue import MIGRATIONS, AnchorQueue
-from lucid.chain_client.rpc import RECURSION_LIMIT, ChainRpc
+from lucid.chain_client.rpc import ChainRpc
 from lucid.chain_client.service import ChainClientService
 from lucid.chain_client.signer import WalletdSigner
 from lucid.chain_client.status import Status
@@ -36,13 +35,14 @@ from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import BusError, NotFoundError
+from lucid.runtime.pyecc import reset_recursion_limit
 from lucid.walletd.client import WalletdClient
 
 T = TypeVar("T")
 
 
 async def build(rt: Runtime) -> ContractService:
-    sys.setrecursionlimit(RECURSION_LIMIT)  # see rpc.RECURSION_LIMIT
+    reset_recursion_limit()  # web3 imported py_ecc: see lucid.runtime.pyecc
     cfg = rt.config.chain_client
     ledger = ledger_from_config(cfg)
     state = rt.config.paths.daemon_state("chain_client")

@@ -30,10 +30,6 @@ from lucid.chain_client.errors import (
     TxRevertedError,
 )
 
-#: CPython's default. py_ecc (imported with web3) raises the limit to 100,000 on import, which
-#: turns a deeply nested JSON reply from the endpoint into a C stack overflow (a crash) where
-#: the default limit raises RecursionError; the daemon puts it back (daemon.build).
-RECURSION_LIMIT = 1000
 NOT_REGISTERED_SELECTOR = "0xbfc6c337"  # keccak256("NotRegistered(address)")[:4]
 _KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
 _UNDERPRICED = ("underpriced", "less than block base fee", "fee too low", "feetoolow")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,10 @@ from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_a
 from eth_utils.crypto import keccak
 
 from lucid.runtime.errors import InvalidArgumentError
+from lucid.runtime.pyecc import reset_recursion_limit
 from lucid.walletd.chainkeys import Secp256k1Signer, recovers_to
 
-# eth-account imports py_ecc, which raises the interpreter's recursion limit to 100,000 for
-# the whole process: deep recursion would then overflow the C stack (a crash) instead of
-# raising RecursionError. Put CPython's default back.
-sys.setrecursionlimit(1000)
+reset_recursion_limit()  # eth-account imported py_ecc: see lucid.runtime.pyecc
 
 MAX_TX_JSON = 512 * 1024  # a contract deployment's init code is at most 48 KiB (EIP-3860)
 MIN_GAS = 21_000  # intrinsic gas of any transaction
