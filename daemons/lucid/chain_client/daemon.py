@@ -33,7 +33,7 @@ from lucid.chain_client.status import Status
 from lucid.merkle.client import MerkleClient
 from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime
-from lucid.runtime.db import open_db
+from lucid.runtime.daemon_config import call_limits, open_state
 from lucid.runtime.errors import BusError, NotFoundError
 from lucid.runtime.pyecc import reset_recursion_limit
 from lucid.walletd.client import WalletdClient
@@ -45,11 +45,8 @@ async def build(rt: Runtime) -> ContractService:
     reset_recursion_limit()  # web3 imported py_ecc: see lucid.runtime.pyecc
     cfg = rt.config.chain_client
     ledger = ledger_from_config(cfg)
-    state = rt.config.paths.daemon_state("chain_client")
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db = await open_db(state / "chain_client.db", MIGRATIONS)
-    rt.stack.push_async_callback(db.close)
-    queue = AnchorQueue(db)
+    state = await open_state(rt.config.paths, "chain_client", MIGRATIONS, rt.stack)
+    queue = AnchorQueue(state.db)
     status = Status(
         ledger=ledger.name,
         rpc_url=ledger.rpc_url,
@@ -62,7 +59,7 @@ async def build(rt: Runtime) -> ContractService:
         rt.log.info("ledger none: nothing is anchored")
         return service
     artifacts.load(artifacts.ANCHORS)  # a missing export is a config error at start
-    limits = (rt.config.bus.max_calls_in_flight, rt.config.bus.call_timeout_s)
+    limits = call_limits(rt.config)
     merkle = MerkleClient(rt.bus, *limits)
     hints: set[str] = set()
     intake_wake = asyncio.Event()

@@ -8,7 +8,7 @@ from lucid.merkle.client import MerkleClient
 from lucid.runtime.bus import ContractService
 from lucid.runtime.config import Config, TronNodeConfig
 from lucid.runtime.daemon import Runtime
-from lucid.runtime.db import open_db
+from lucid.runtime.daemon_config import call_limits, open_state
 from lucid.runtime.errors import BusError, ConfigError
 from lucid.tron_node.credits import CreditRule
 from lucid.tron_node.ledger import MIGRATIONS, Ledger, Payout
@@ -94,15 +94,12 @@ class _Account:
 async def build(rt: Runtime) -> ContractService:
     cfg = rt.config.tron_node
     rule, terms, stake = settings(rt.config)
-    state = rt.config.paths.daemon_state("tron_node")
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db = await open_db(state / "tron_node.db", MIGRATIONS)
-    rt.stack.push_async_callback(db.close)
+    state = await open_state(rt.config.paths, "tron_node", MIGRATIONS, rt.stack)
     node = None
     if cfg.endpoint:
         node = TronNode(cfg.endpoint, timeout_s=cfg.request_timeout_s, api_key=cfg.api_key)
         rt.stack.push_async_callback(node.close)
-    limits = (rt.config.bus.max_calls_in_flight, rt.config.bus.call_timeout_s)
+    limits = call_limits(rt.config)
     walletd = WalletdClient(rt.bus, *limits)
     services: list[TronNodeService] = []
 
@@ -112,7 +109,7 @@ async def build(rt: Runtime) -> ContractService:
             service.payout_changed(p)
 
     payer = Payer(
-        Ledger(db),
+        Ledger(state.db),
         node,
         rule,
         terms,
