@@ -3,10 +3,8 @@ the manifest's session-policy member. Real crypto throughout; nothing is mocked.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -49,23 +47,6 @@ def flip(data: bytes, where: int) -> bytes:
     out = bytearray(data)
     out[where] ^= 0x01
     return bytes(out)
-
-
-DELETE = object()
-"""A `mutate` value: delete the key instead of setting it."""
-
-
-def mutate(d: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
-    """A deep copy of ``d`` with the item at ``path`` set to ``value`` (or deleted)."""
-    out = copy.deepcopy(d)
-    target: Any = out
-    for key in path[:-1]:
-        target = target[key]
-    if value is DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return out
 
 
 def at(seconds: float) -> str:

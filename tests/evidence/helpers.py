@@ -6,6 +6,7 @@ Everything here uses the real crypto; nothing is mocked.
 
 from __future__ import annotations
 
+import copy
 import io
 import tarfile
 import zlib
@@ -173,3 +174,20 @@ def data_offsets(path: Path) -> dict[str, tuple[int, int]]:
     """Member name -> (offset of its data in the file, size)."""
     with tarfile.open(path, "r:") as tar:
         return {m.name: (m.offset_data, m.size) for m in tar.getmembers()}
+
+
+DELETE = object()
+"""A `mutate` value: delete the key instead of setting it."""
+
+
+def mutate(d: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """A deep copy of ``d`` with the item at ``path`` set to ``value`` (or deleted)."""
+    out = copy.deepcopy(d)
+    target: Any = out
+    for key in path[:-1]:
+        target = target[key]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return out

@@ -24,9 +24,9 @@ from tests.evidence.approval_helpers import (
     fails,
     flip,
     make_request,
-    mutate,
     passkey_record,
 )
+from tests.evidence.helpers import mutate
 
 # --- verify_assertion -----------------------------------------------------------------
 

@@ -30,17 +30,16 @@ from lucid.evidence import (
 from lucid.evidence.approvals import b64u, from_b64u
 from tests.evidence.approval_helpers import (
     BIG,
-    DELETE,
     SCOPE,
     SESSION,
     at,
     make_grant,
     make_request,
-    mutate,
     passkey_record,
     password_record,
     session_policy,
 )
+from tests.evidence.helpers import DELETE, mutate
 
 # --- scope, policy, models ----------------------------------------------------------
 

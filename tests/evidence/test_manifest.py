@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -20,21 +19,7 @@ from lucid.evidence import (
     root,
     utc_timestamp,
 )
-from tests.evidence.helpers import Sample
-
-DELETE = object()
-
-
-def mutate(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(doc)
-    target: Any = out
-    for key in path[:-1]:
-        target = target[key]
-    if value is DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return out
+from tests.evidence.helpers import DELETE, Sample, mutate
 
 
 def test_round_trip(sample: Sample) -> None:

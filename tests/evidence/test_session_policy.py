@@ -28,11 +28,11 @@ from tests.evidence.approval_helpers import (
     flip,
     make_grant,
     make_request,
-    mutate,
     passkey_record,
     password_record,
     session_policy,
 )
+from tests.evidence.helpers import mutate
 
 # --- SessionPolicy.verify -------------------------------------------------------------
 
