@@ -57,7 +57,7 @@ async def test_keys_and_device_pages(tab: Tab, bus: MessageBus) -> None:
     keys = row(tab, "Ed25519 (signs manifests)")
     await expect(keys.get_by_role("code")).to_have_text(identity["ed25519"])
     await expect(keys.get_by_role("rowheader")).to_have_text("Ed25519 (signs manifests)")
-    await expect(page.get_by_text("None: only the device can open recordings.")).to_be_visible()
+    await expect(page.get_by_text("None yet: only the device can open recordings.")).to_be_visible()
     assert await page.evaluate(EMPTY_HEADERS) == 0
     await tab.screenshot("keys")
 

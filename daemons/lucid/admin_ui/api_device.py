@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import time
 from importlib import metadata
@@ -17,7 +18,6 @@ from lucid.admin_ui.jsonio import ApiError, Invalid, body, ok, parse_json_text, 
 from lucid.admin_ui.peers import REQUIRED
 from lucid.admin_ui.roles import MAY_INVITE, Role
 from lucid.evidence.approvals import Policy
-from lucid.evidence.crypto import fingerprint
 from lucid.evidence.errors import FormatError
 from lucid.runtime.errors import BusError
 from lucid.runtime.health import check_all
@@ -31,12 +31,25 @@ def _version(dist: str) -> str:
 
 
 async def keys(request: web.Request) -> web.Response:
+    """The device's public keys and the auditor recipients new sessions are wrapped to
+    (walletd's ListRecipients: configured ones and those the owner added)."""
     deps = deps_of(request)
     identity = await deps.peers.walletd.get_identity()
-    recipients = [
-        {"x25519": r, "fingerprint": fingerprint(bytes.fromhex(r))} for r in deps.recipients
-    ]
+    recipients = await deps.peers.walletd.list_recipients()
     return ok({"device": identity, "recipients": recipients})
+
+
+async def add_recipient(request: web.Request) -> web.Response:
+    """Add an auditor recipient (owner only): ``{"x25519": 64 hex, "label"?}``. Sessions
+    recorded from now on open with that key (``lucid play --key``); earlier ones do not."""
+    deps, login = deps_of(request), login_of(request)
+    data = await body(request)
+    key = text(data, "x25519", limit=128).strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise Invalid("x25519: the auditor's public key, 64 hex digits (lucid keys auditor new)")
+    label = text(data, "label", default="", limit=64).strip()
+    added = await deps.peers.walletd.add_recipient(key, label, login.account)
+    return ok(added, 201)
 
 
 async def _rdp(deps: Deps) -> dict[str, str] | None:

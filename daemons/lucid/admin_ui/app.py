@@ -68,6 +68,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/api/history/{session}/verify", api_history.verify),
     ("GET", "/api/history/{session}/streams/{stream}", api_history.play),
     ("GET", "/api/keys", api_device.keys),
+    ("POST", "/api/keys/recipients", api_device.add_recipient),
     ("GET", "/api/device", api_device.device),
     ("GET", "/api/policy", api_device.get_policy),
     ("PUT", "/api/policy", api_device.set_policy),

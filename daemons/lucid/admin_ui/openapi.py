@@ -165,7 +165,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         media="video/mp4",
     ),
     ("GET", "/api/keys"): Op(
-        "Device public keys and fingerprints; configured auditor keys", "device", answer="Keys"
+        "Device public keys and fingerprints; auditor recipients (configured and added)",
+        "device",
+        answer="Keys",
+    ),
+    ("POST", "/api/keys/recipients"): Op(
+        "Add an auditor recipient: sessions recorded from now on open with its key",
+        "device",
+        "RecipientInput",
+        201,
+        "Recipient",
     ),
     ("GET", "/api/device"): Op(
         "Daemon health, storage, versions, web address", "device", answer="Device"

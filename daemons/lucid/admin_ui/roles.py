@@ -78,6 +78,7 @@ ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("GET", "/api/history/{session}/streams/{stream}"): DECRYPTORS,
     # device, keys, policy, accounts
     ("GET", "/api/keys"): ANY,
+    ("POST", "/api/keys/recipients"): OWNER,
     ("GET", "/api/device"): ANY,
     ("GET", "/api/policy"): AUDITORS,
     ("PUT", "/api/policy"): OWNER,

@@ -147,6 +147,14 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Keys": _obj(["device", "recipients"], {"device": ANY_OBJECT, "recipients": {"type": "array"}}),
     "Device": ANY_OBJECT,
+    "RecipientInput": _obj(
+        ["x25519"],
+        {
+            "x25519": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+            "label": {"type": "string", "maxLength": 64},
+        },
+    ),
+    "Recipient": {"type": "object", "additionalProperties": {"type": "string"}},
     "PolicyInput": _obj(
         [
             "format",

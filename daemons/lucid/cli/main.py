@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     from lucid.cli.payouts import add_payouts
 
     add_payouts(sub)
+    from lucid.cli.keys import add_keys
+
+    add_keys(sub)
     export = sub.add_parser("export", help="export a sealed session as one .lucid file")
     export.add_argument("session")
     export.add_argument("-o", "--output", type=Path, required=True)
@@ -145,6 +148,10 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(run_payouts(args))
     if args.command == "export":
         return asyncio.run(commands.export(args.state, args.session, args.output))
+    if args.command == "keys":
+        from lucid.cli.keys import run_keys
+
+        return run_keys(args)
     if args.command == "status":
         from lucid.cli.status import status
 

@@ -21,6 +21,14 @@ class WalletdClient(ContractClient):
     async def get_recipients(self, session: str) -> list[tuple[str, str]]:
         return [(r, s) for r, s in await self.call("GetRecipients", session)]
 
+    async def list_recipients(self) -> list[dict[str, str]]:
+        """The auditor recipients of new sessions (see the XML for the keys)."""
+        return [dict(r) for r in await self.call("ListRecipients")]
+
+    async def add_recipient(self, x25519: str, label: str, added_by: str) -> dict[str, str]:
+        """Add an auditor recipient for sessions recorded from now on. admin-ui only."""
+        return dict(await self.call("AddRecipient", x25519, label, added_by))
+
     async def sign_manifest(self, message: bytes) -> bytes:
         return bytes(await self.call("SignManifest", message))
 

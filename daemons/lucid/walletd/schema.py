@@ -8,4 +8,5 @@ from lucid.walletd import datakeys, limits
 MIGRATIONS = [
     datakeys.MIGRATION,  # 1: per-session data keys, kept only wrapped
     limits.MIGRATION,  # 2: chain spends signed, for the per-day limits
+    datakeys.RECIPIENTS_MIGRATION,  # 3: auditor recipients the owner added
 ]

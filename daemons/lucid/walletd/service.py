@@ -11,9 +11,9 @@ from dbus_fast.aio import MessageBus
 
 from lucid.evidence.signed import SIGNING_CONTEXT
 from lucid.runtime.bus import Caller, ContractService
-from lucid.runtime.contracts import WALLETD
+from lucid.runtime.contracts import ADMIN_UI, WALLETD
 from lucid.runtime.errors import InvalidArgumentError
-from lucid.walletd.datakeys import DataKeys
+from lucid.walletd.datakeys import DataKeys, RecipientInfo
 from lucid.walletd.keys import KeyBackend
 
 if TYPE_CHECKING:
@@ -54,6 +54,19 @@ class WalletdService(ContractService):
     async def get_recipients(self, caller: Caller, session: str) -> list[list[str]]:
         return [[r.hex(), s.hex()] for r, s in await self._keys.recipients(session)]
 
+    async def list_recipients(self, caller: Caller) -> list[dict[str, str]]:
+        return [_fields(r) for r in await self._keys.list_recipients()]
+
+    async def add_recipient(
+        self, caller: Caller, x25519: str, label: str, added_by: str
+    ) -> dict[str, str]:
+        await caller.require(ADMIN_UI)
+        try:
+            key = bytes.fromhex(x25519.strip())
+        except ValueError:
+            raise InvalidArgumentError("x25519: expected 64 hex digits") from None
+        return _fields(await self._keys.add_recipient(key, label, added_by))
+
     async def sign_manifest(self, caller: Caller, message: bytes) -> bytes:
         if not bytes(message).startswith(SIGNING_CONTEXT):
             raise InvalidArgumentError("walletd signs only manifest signing messages")
@@ -67,3 +80,7 @@ class WalletdService(ContractService):
 
     async def sign_tron_transaction(self, caller: Caller, raw_data: bytes) -> tuple[bytes, str]:
         return await (await self._chain()).sign_tron(bytes(raw_data))
+
+
+def _fields(info: RecipientInfo) -> dict[str, str]:
+    return {key: str(value) for key, value in info.items()}

@@ -8,6 +8,19 @@ import { create, get } from "./webauthn.js";
 const approver = (me) => me.role === "owner" || me.role === "admin";
 const auditor = (me) => approver(me) || me.role === "auditor";
 const when = (t) => (t ? new Date(Number(t) * 1000).toLocaleString() : "");
+const size = (n) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+};
+// A sealed session whose recording ended abnormally (the appliance stopped, the display went
+// away): what was recorded up to then is sealed and verifies, but it is not the whole session.
+const INCOMPLETE_NOTE = "The recording ended abnormally (for example the appliance stopped while it was recording): " +
+  "what was recorded up to then is sealed and verifies, but the session may have gone on unrecorded.";
+const incomplete = (complete) => (complete === false || complete === "false");
+const incompleteBadge = () => h("span", { class: "badge incomplete", title: INCOMPLETE_NOTE }, "incomplete");
 
 // refresh() from load() and apply(): overlapping calls never apply an older answer over a
 // newer one.
@@ -199,18 +212,24 @@ export async function historyPage(me) {
   const show = (s) => async () => {
     const mine = {};
     shown = mine;
-    detail.replaceChildren(h("h3", {}, s.session));
+    detail.replaceChildren(h("h3", {}, s.session, incomplete(s.complete) ? [" ", incompleteBadge()] : null));
+    if (incomplete(s.complete)) detail.append(h("p", { class: "warn" }, INCOMPLETE_NOTE));
     if (!auditor(me)) return;
     const verdict = h("p", {}, "Verifying…");
+    const sizes = h("p");
     const manifest = h("div");
     const player = h("div");
     detail.append(h("p", {}, h("a", { href: `/api/history/${s.session}/bundle`, download: `${s.session}.lucid` },
-      "Download evidence bundle")), verdict, player, manifest);
+      "Download evidence bundle")), verdict, sizes, player, manifest);
     // one call at a time: the manifest (quick), then the verification (exports the bundle)
     try {
       const doc = await api("GET", `/api/history/${s.session}/manifest`);
       const body = doc.manifest || doc;
       if (shown !== mine) return;
+      const chunks = body.chunks || [];
+      const recorded = chunks.reduce((sum, c) => sum + Number(c.plain_size || 0), 0);
+      const stored = chunks.reduce((sum, c) => sum + Number(c.size || 0), 0);
+      sizes.replaceChildren(`Recorded ${size(recorded)} (before compression); stored ${size(stored)} (compressed and encrypted).`);
       if (decryptor(me) && s.state === "sealed") player.replaceChildren(playback(s.session, body.streams || []));
       manifest.replaceChildren(h("h4", {}, "Manifest"), h("pre", {}, JSON.stringify(doc, null, 2)));
     } catch (err) {
@@ -222,16 +241,19 @@ export async function historyPage(me) {
       verdict.textContent = v.ok ? `Verified: ${v.chunks} chunks, root ${v.root}, ${v.approvals} approval(s), signed by this device`
         : `FAILED at ${v.item}: ${v.message}`;
       verdict.className = v.ok ? "ok" : "bad";
+      if (v.ok && incomplete(v.complete)) verdict.append(" ", incompleteBadge());
     } catch (err) {
       verdict.textContent = err.message;
       verdict.className = "bad";
     }
   };
-  const list = liveTable(["session", "state", "chunks", "bytes", "sealed", "root"], "No recorded sessions yet.");
+  const list = liveTable(["session", "state", "chunks", "stored size", "sealed", "root"], "No recorded sessions yet.");
+  list.el.querySelectorAll("th")[3].title = "compressed and encrypted, as kept on the device; the session's detail shows the recorded size";
   const refresh = reader(() => api("GET", "/api/history"), (sessions) => {
     list.set(sessions.map((s) => [
       h("button", { type: "button", onclick: show(s) }, s.session),
-      s.state, s.chunks, s.bytes, when(s.sealed_at), h("span", { class: "mono" }, s.root)]));
+      h("span", {}, h("span", { class: `badge ${s.state}` }, s.state), incomplete(s.complete) ? [" ", incompleteBadge()] : null),
+      s.chunks, h("span", { title: `${s.bytes} bytes` }, size(s.bytes)), when(s.sealed_at), h("span", { class: "mono" }, s.root)]));
   });
   await refresh();
   return { el: h("section", {}, h("h2", {}, "History"),
@@ -242,19 +264,47 @@ export async function historyPage(me) {
 
 // --- device -----------------------------------------------------------------------------
 
-export async function keysPage() {
-  const section = h("section");
+// Auditor recipients: every session recorded after a key is added is also wrapped to it, so
+// its holder can play exported bundles (`lucid play FILE --key auditor.key`). Earlier
+// sessions stay readable by the device only.
+export async function keysPage(me) {
+  const deviceKeys = h("div");
+  const recipients = h("div");
+  const owner = me.role === "owner";
+  const result = h("p", { class: "code" });
+  const form = h("form", { class: "recipient" }, h("h3", {}, "Add an auditor recipient"),
+    h("p", { class: "note" }, "Make a key where the auditor will keep it: ",
+      h("code", {}, "lucid keys auditor new -o auditor.key"),
+      " prints its public key; paste that here. Sessions recorded from now on open with ",
+      h("code", {}, "lucid play BUNDLE --key auditor.key"), "; earlier sessions do not."),
+    field("Public key (X25519, 64 hex digits)", "x25519", "text",
+      { required: true, pattern: "[0-9a-fA-F]{64}", autocomplete: "off", spellcheck: "false" }),
+    field("Label (optional)", "label", "text", { maxlength: 64 }),
+    h("button", { type: "submit" }, "Add recipient"), result);
+  form.addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
+    const added = await api("POST", "/api/keys/recipients", formData(form));
+    form.reset();
+    result.replaceChildren("Added ", h("code", {}, added.fingerprint),
+      ": sessions recorded from now on are readable with its key.");
+    await refresh();
+  }, "recipient added"); });
   const refresh = reader(() => api("GET", "/api/keys"), (keys) => {
     const d = keys.device;
-    section.replaceChildren(h("h2", {}, "Device keys"),
+    deviceKeys.replaceChildren(
       table(null, [["fingerprint", h("code", {}, d.fingerprint)], ["Ed25519 (signs manifests)", h("code", {}, d.ed25519)],
-        ["X25519 (device recipient)", h("code", {}, d.x25519)], ["backend", d.backend]]),
-      h("h3", {}, "Configured auditor recipients"),
-      keys.recipients.length ? table(["fingerprint", "X25519"], keys.recipients.map((r) => [r.fingerprint, h("code", {}, r.x25519)]))
-        : h("p", {}, "None: only the device can open recordings."));
+        ["X25519 (device recipient)", h("code", {}, d.x25519)], ["backend", d.backend]]));
+    recipients.replaceChildren(keys.recipients.length
+      ? table(["fingerprint", "label", "added by", "added", "X25519"], keys.recipients.map((r) => [
+        r.fingerprint, r.label || "—", r.source === "config" ? "configuration file" : r.added_by,
+        when(r.added_at), h("code", {}, r.x25519)]))
+      : h("p", {}, owner ? "None yet: only the device can open recordings. Add an auditor's key below to play exported sessions elsewhere."
+        : "None: only the device can open recordings."));
   });
   await refresh();
-  return { el: section, refresh };
+  return { el: h("section", {}, h("h2", {}, "Device keys"), deviceKeys,
+    h("h3", {}, "Auditor recipients"),
+    h("p", { class: "note" }, "Each session recorded is also readable with these keys (the device's own key always reads it)."),
+    recipients, owner ? form : null), refresh };
 }
 
 export async function devicePage() {
