@@ -147,7 +147,9 @@ class Cutter:
         if pending > 0 and (ended or self._age(segments, pos) >= self._policy.flush_seconds):
             pos = await self._cut(session, stream_dir, pos, segments, pending)
             pending = 0
-        if ended and pending == 0:
+        # pending < 0: the segment under the saved position is shorter than what was cut from
+        # it (a power cut lost the tail of the spool): nothing is left to cut, so finish.
+        if ended and pending <= 0:
             await self._finish(session, stream_dir, pos)
             return True
         return False
