@@ -276,13 +276,12 @@ async def test_stream_whose_cut_segment_shrank_still_finishes(h: Harness) -> Non
     """After a power cut the segment under the saved position can be shorter than what was
     already cut from it; the ended stream must still finish (it used to wait for ever)."""
     stream = h.stream("audit.0")
-    write_segments(stream, [b"a" * 600])
-    h.clock.now = T0 + FLUSH + 1
+    write_segments(stream, [b"a" * 1500])
     await h.cutter.scan()
-    assert len(h.calls) == 1  # one chunk of 600 bytes cut at the flush
+    assert len(h.calls) == 1  # one full chunk of 1000 bytes; 500 wait for the flush
     write_segments(stream, [b"b" * 200])  # the spool lost the tail; the same seq, shorter
     (stream / spool.STREAM_END).write_text("0")
     await h.restart()
     await h.cutter.scan()
     assert (stream / spool.CHUNKS_END).exists(), "the stream never finished"
-    assert [payload for _, payload in read_chunks(stream)] == [b"a" * 600]
+    assert [payload for _, payload in read_chunks(stream)] == [b"a" * 1000]
