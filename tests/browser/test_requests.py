@@ -68,6 +68,7 @@ async def test_request_shows_up_live_and_is_approved_with_the_passkey(tab: Tab, 
     assert await status_now(tab) == ""  # "s1: approve signed" belongs to the other page
     await expect(row(tab, "s1")).to_contain_text("approved")
     await expect(row(tab, "s1")).to_contain_text("not recording")
+    await expect(row(tab, "s1").get_by_role("cell").nth(1)).to_have_text("u1")  # who asked
     await expect(row(tab, "s1")).to_contain_text(decided["grant"]["expires_at"])
     assert await still_same_document(tab)
     await tab.screenshot("sessions")
@@ -198,11 +199,7 @@ async def test_password_approval_only_when_the_policy_allows_it(tab: Tab) -> Non
     await expect(row(tab, "p1").get_by_label("Password")).to_be_hidden()
 
     await visit(tab, "Policy", "Policy v1")
-    policy = page.get_by_role("textbox", name="Policy")
-    text = (await policy.input_value()).replace(
-        '"allow_password_approval": false', '"allow_password_approval": true'
-    )
-    await policy.fill(text)
+    await page.get_by_label("allow approving with a password").check()
     await page.get_by_role("button", name="Save policy").click()
     await expect(page.get_by_role("heading", name="Policy v2")).to_be_visible()
     await expect(status(tab)).to_have_text("policy saved")

@@ -7,6 +7,7 @@ import time
 from lucid.evidence.approvals import default_policy
 from lucid.gatekeeper.audit import AuditLog
 from lucid.gatekeeper.audit_journal import AuditJournal
+from lucid.gatekeeper.boot import appliance_boot
 from lucid.gatekeeper.gate import Gatekeeper
 from lucid.gatekeeper.schema import MIGRATIONS
 from lucid.gatekeeper.service import GatekeeperService
@@ -37,7 +38,8 @@ async def build(rt: Runtime) -> ContractService:
 
     gate = Gatekeeper(db, state, audit, emit, time.time, gk.rp_name)
     rt.stack.callback(gate.close)  # runs before db.close: the audit session ends last
-    code = await gate.start(default_policy(gk.rp_id, gk.origins))
+    # requests of an earlier boot (their requesters are gone) expire now
+    code = await gate.start(default_policy(gk.rp_id, gk.origins), await appliance_boot(rt.bus))
     if code is not None:  # the code itself never goes to a log: logs are for more eyes
         rt.log.warning(
             "no owner yet: register the first passkey with the setup code in %s",

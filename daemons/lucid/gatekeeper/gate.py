@@ -26,7 +26,7 @@ from lucid.gatekeeper.credentials import Accounts
 from lucid.gatekeeper.decisions import Decisions, Outcome
 from lucid.gatekeeper.policy import PolicyStore
 from lucid.gatekeeper.records import Records
-from lucid.gatekeeper.requests import GRANTED, RequestStore, Row, parse_request
+from lucid.gatekeeper.requests import GRANTED, RESTARTED, RequestStore, Row, parse_request
 from lucid.runtime.errors import (
     ConflictError,
     LucidError,
@@ -69,12 +69,31 @@ class Gatekeeper:
         except (LucidError, OSError) as err:  # the decision stands; say loudly it is unlogged
             log.error("audit event %s not written: %s", event_type, err)
 
-    async def start(self, initial: Policy) -> str | None:
+    async def start(self, initial: Policy, boot: str = "") -> str | None:
         """Load state (installing ``initial`` on a fresh db); returns the setup code while
-        no owner exists."""
+        no owner exists.
+
+        ``boot`` names this boot of the appliance (lucid.gatekeeper.requests): requests and
+        unstarted grants of other boots are expired ("appliance restarted"), each with its
+        audit event and signal. "" (unknown) expires nothing.
+        """
         if await self.policies.load(initial):
             snap = self.policies.current
             self._event("policy.set", version=snap.version, hash=snap.hash.hex(), by="default")
+        if boot:
+            async with self._lock:
+                self.requests.boot = boot
+                stale = await self.requests.expire_other_boots(boot, self._now())
+            for row in stale:
+                was = row.state
+                kind = "request.expired" if was == "pending" else "grant.expired"
+                self._event(kind, session=row.id, was=was, reason=RESTARTED)
+                if was == "pending":
+                    self._emit("RequestDecided", row.id, "expired")
+                else:
+                    self._emit("GrantEnded", row.id, "expired")
+            if stale:
+                log.info("expired %d request(s) of an earlier boot (%s)", len(stale), RESTARTED)
         return await self.accounts.setup_code()
 
     # -- policy --------------------------------------------------------------------------

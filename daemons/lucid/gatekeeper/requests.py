@@ -6,6 +6,12 @@ was never used can also be revoked or expire). A grant is its scope, the policy 
 was approved under, ``approved_at``, ``expires_at = approved_at + ttl_s`` and, once active,
 ``max_end_at = min(expires_at, started_at + max_duration_s)``. This module does not decide
 who may approve; it only stores and moves states.
+
+Each request records the appliance *boot* it was filed in (the bus daemon's id: a new one
+each time the device boots or `lucid up` starts). Whoever filed a request from an earlier
+boot (an RDP login, `lucid up --desktop`) is gone, so at startup its pending requests and its
+approved but never started grants are expired with the reason ``appliance restarted``
+(`RequestStore.expire_other_boots`); a daemon restart within one boot keeps them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ STATES = ("pending", "approved", "denied", "expired", "active", "ended", "revoke
 GRANTED = frozenset({"approved", "active"})  # states in which a grant is in force
 _REQUEST_KEYS = frozenset({"id", "user", "source", "target", "requested_scope"})
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+#: Migration 2: the boot each request was filed in ('' for requests filed before it).
+BOOT_MIGRATION = "ALTER TABLE requests ADD COLUMN boot TEXT NOT NULL DEFAULT '';"
+RESTARTED = "appliance restarted"  # the reason given to what `expire_other_boots` expires
+STALE = ("pending", "approved")  # states nothing of an earlier boot can move on from
 _COLUMNS = (
     "id, request, state, updated_ms, reason, scope, policy_version, approved_ms, expires_ms, "
     "started_ms, max_end_ms, via_window"
@@ -117,6 +127,7 @@ class RequestStore:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self.boot = ""  # the current boot (set at startup); stored with each new request
 
     async def add(self, request: Request, now_ms: int) -> None:
         """Store a new pending request.
@@ -126,8 +137,8 @@ class RequestStore:
         """
         try:
             await self._db.execute(
-                "INSERT INTO requests(id, request, user, target, requested_ms, state, updated_ms) "
-                "VALUES (?,?,?,?,?, 'pending', ?)",
+                "INSERT INTO requests(id, request, user, target, requested_ms, state, updated_ms, "
+                "boot) VALUES (?,?,?,?,?, 'pending', ?, ?)",
                 (
                     request.id,
                     canonical_json(request.to_dict()).decode(),
@@ -135,6 +146,7 @@ class RequestStore:
                     request.target,
                     now_ms,
                     now_ms,
+                    self.boot,
                 ),
             )
         except sqlite3.IntegrityError:
@@ -175,6 +187,21 @@ class RequestStore:
             "UPDATE requests SET state=?, updated_ms=?, reason=? WHERE id=?",
             (state, now_ms, reason, session),
         )
+
+    async def expire_other_boots(self, boot: str, now_ms: int) -> tuple[Row, ...]:
+        """Expire (reason ``RESTARTED``) the pending requests and unstarted grants filed in
+        another boot than ``boot``; returns them as they were. Active grants are left to the
+        recorder, which ends or resumes their sessions."""
+        placeholders = ",".join("?" * len(STALE))
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM requests WHERE state IN ({placeholders}) AND boot<>? "
+            "ORDER BY requested_ms, id",
+            (*STALE, boot),
+        ) as cur:
+            stale = tuple([_row(r) async for r in cur])
+        for row in stale:
+            await self.move(row.id, "expired", now_ms, RESTARTED)
+        return stale
 
     async def grant(
         self,

@@ -6,6 +6,8 @@ as SHA-256 digests; private keys are never here (passkeys keep theirs).
 
 from __future__ import annotations
 
+from lucid.gatekeeper import requests
+
 MIGRATIONS = [
     """
     CREATE TABLE policies (
@@ -81,4 +83,5 @@ MIGRATIONS = [
         used_ms INTEGER
     );
     """,
+    requests.BOOT_MIGRATION,  # 2: the appliance boot each request was filed in
 ]

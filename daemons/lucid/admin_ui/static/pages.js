@@ -111,13 +111,22 @@ export async function requestsPage(me) {
   const list = h("table", { class: "requests" },
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))), body);
   const empty = h("p", {}, "Nothing is waiting for approval. This list updates by itself.");
+  // Requests that can no longer be approved: not decided in time, or filed before the
+  // appliance restarted (whoever asked is gone; a live requester files a new request).
+  const expired = liveTable(["session", "user", "from", "requested", "why"], "None.");
+  const EXPIRED_SHOWN = 10;
   let passwords = false; // whether the policy allows password approvals
   // Rows of requests still pending stay as they are (with whatever scope is being typed);
   // new ones are added in the server's order, decided ones removed.
   const refresh = reader(
     () => Promise.all([api("GET", "/api/requests?state=pending"),
-      approver(me) ? api("GET", "/api/policy") : null]),
-    ([pending, policy]) => {
+      approver(me) ? api("GET", "/api/policy") : null, api("GET", "/api/requests?state=expired")]),
+    ([pending, policy, lapsed]) => {
+      expired.set(lapsed.filter((r) => !r.grant).slice(-EXPIRED_SHOWN).reverse().map((r) => {
+        const req = r.request ?? r;
+        return [h("span", { class: "mono" }, req.id), req.user, req.source || "—", req.requested_at,
+          h("span", {}, h("span", { class: "badge expired" }, "expired"), " ", r.reason)];
+      }));
       passwords = policy?.policy?.allow_password_approval === true;
       const ids = new Set(pending.map((r) => (r.request ?? r).id));
       for (const [id, row] of rows) if (!ids.has(id)) { row.tr.remove(); rows.delete(id); }
@@ -141,13 +150,16 @@ export async function requestsPage(me) {
       empty.hidden = rows.size !== 0;
     });
   await refresh();
-  return { el: h("section", {}, h("h2", {}, "Pending requests"), list, empty), refresh };
+  return { el: h("section", {}, h("h2", {}, "Pending requests"), list, empty,
+    h("h3", {}, "Recently expired requests"),
+    h("p", { class: "note" }, "These can no longer be approved. A requester that is still waiting has filed a new request above."),
+    expired.el, expired.empty), refresh };
 }
 
 // --- sessions and history ---------------------------------------------------------------
 
 export async function sessionsPage(me) {
-  const list = liveTable(["session", "state", "grant expires", "recording"].concat(approver(me) ? ["action"] : []),
+  const list = liveTable(["session", "user", "target", "state", "grant expires", "recording"].concat(approver(me) ? ["action"] : []),
     "No approved or active sessions.");
   const recorder = h("p", { class: "bad", hidden: true });
   const refresh = reader(() => api("GET", "/api/sessions"), (data) => {
@@ -155,7 +167,8 @@ export async function sessionsPage(me) {
     recorder.textContent = data.recorder === "ok" ? "" : `recorder ${data.recorder}`;
     list.set(data.grants.map((g) => {
       const id = g.request?.id ?? g.id;
-      const cells = [h("span", { class: "mono" }, id), g.state, g.grant?.expires_at ?? "",
+      const req = g.request ?? {};
+      const cells = [h("span", { class: "mono" }, id), req.user ?? "", req.target ?? "", g.state, g.grant?.expires_at ?? "",
         g.recording ? g.recording.state : "not recording"];
       if (approver(me)) {
         cells.push(h("button", { type: "button", onclick: () => act(async () => {
@@ -352,19 +365,56 @@ export async function accountsPage(me) {
   return { el: h("section", {}, h("h2", {}, "Accounts"), list.el, list.empty, invite), refresh };
 }
 
+// The policy as a form for the fields people change, and the whole document as JSON
+// (origins, rp_id) for the rest; either saves a new version (owner only).
 export async function policyPage(me, page) {
   const { policy, hash } = await api("GET", "/api/policy");
-  const section = h("section", {}, h("h2", {}, `Policy v${policy.version}`), h("p", {}, "hash ", h("code", {}, hash)));
+  const owner = me.role === "owner";
   const { version, ...editable } = policy;
-  const text = h("textarea", { rows: 20, cols: 80, readonly: me.role !== "owner", "aria-label": "Policy" });
+  const ceiling = editable.scope_ceiling;
+  const number = (label, name, value, min, hint) => {
+    const id = uid(name);
+    return [h("label", { for: id, title: hint }, label),
+      h("input", { id, name, type: "number", value, min, step: 1, required: true, disabled: !owner })];
+  };
+  const box = (name, label, checked) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name, checked: !!checked, disabled: !owner }), label);
+  const form = h("form", { class: "policy" },
+    h("fieldset", {}, h("legend", {}, "Approvals"),
+      h("div", { class: "pairs" },
+        number("Approvers required", "approvers_required", editable.approvers_required, 1, "distinct approvers per request"),
+        number("Request expires after (s)", "request_timeout_s", editable.request_timeout_s, 1, "a pending request expires after this"),
+        number("Approval window (s, 0 = off)", "approval_window_s", editable.approval_window_s, 0,
+          "an approval is re-used for the same user and target within this time")),
+      h("div", { class: "checks" },
+        box("require_user_verification", "passkeys must verify the user (PIN, biometrics)", editable.require_user_verification),
+        box("allow_password_approval", "allow approving with a password", editable.allow_password_approval))),
+    h("fieldset", {}, h("legend", {}, "Most a grant may allow"),
+      h("div", { class: "pairs" },
+        number("Grant lifetime (s)", "ttl_s", ceiling.ttl_s, 1, "an approved grant expires after this unless used"),
+        number("Longest session (s)", "max_duration_s", ceiling.max_duration_s, 1, "a recording ends after this")),
+      h("div", { class: "checks" }, box("clipboard", "clipboard", ceiling.clipboard),
+        box("file_transfer", "file transfer", ceiling.file_transfer), box("drives", "drives", ceiling.drives))),
+    owner ? h("button", { type: "submit" }, "Save policy") : h("p", { class: "note" }, "Only the owner changes the policy."));
+  form.addEventListener("submit", (e) => { e.preventDefault(); act(async () => {
+    const d = formData(form);
+    const int = (name) => Number(d[name]);
+    const next = { ...editable,
+      approvers_required: int("approvers_required"), request_timeout_s: int("request_timeout_s"),
+      approval_window_s: int("approval_window_s"),
+      require_user_verification: "require_user_verification" in d, allow_password_approval: "allow_password_approval" in d,
+      scope_ceiling: { ttl_s: int("ttl_s"), max_duration_s: int("max_duration_s"),
+        clipboard: "clipboard" in d, file_transfer: "file_transfer" in d, drives: "drives" in d } };
+    await api("PUT", "/api/policy", next);
+    await page.reload();
+  }, "policy saved"); });
+  const text = h("textarea", { rows: 20, cols: 80, readonly: !owner, "aria-label": "Policy JSON" });
   text.value = JSON.stringify(editable, null, 2);
-  section.append(text);
-  if (me.role === "owner") {
-    section.append(h("button", { type: "button", onclick: () => act(async () => {
+  const json = h("details", { class: "json" }, h("summary", {}, "JSON (every field, including origins and rp_id)"), text,
+    owner ? h("button", { type: "button", onclick: () => act(async () => {
       await api("PUT", "/api/policy", text.value); await page.reload();
-    }, "policy saved") }, "Save policy"));
-  }
-  return { el: section };
+    }, "policy saved") }, "Save JSON") : null);
+  return { el: h("section", {}, h("h2", {}, `Policy v${version}`), h("p", {}, "hash ", h("code", {}, hash)), form, json) };
 }
 
 export async function accountPage(_me, page) {
