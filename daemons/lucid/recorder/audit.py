@@ -17,28 +17,28 @@ What this module never records: key codes, key symbols, text, pointer
 positions, or pixels. Only the type byte and server time of a recorded event
 are read; its key code byte is skipped unread. It does not own the writer:
 close the `JsonLinesWriter` after `stop`.
+
+This module owns the threads, the timing and the events written; the X11 work
+lives beside it: the focus lookup in `lucid.recorder._audit_focus` and the
+RECORD client with its tally in `lucid.recorder._audit_keys` (`FocusInfo` and
+`KeyStats` are re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import socket
-import statistics
-import struct
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from Xlib import X, Xatom
 from Xlib import error as xerror
 from Xlib.display import Display
-from Xlib.ext import record as xrecord
-from Xlib.protocol import rq
 
+from lucid.recorder._audit_focus import FocusInfo, focused
+from lucid.recorder._audit_keys import KeyRecorder, KeyStats
 from lucid.recorder.capture import xauthority_env
 from lucid.recorder.encoder import EncoderChoice
 from lucid.recorder.errors import DisplayUnavailableError, RecorderError
@@ -48,9 +48,6 @@ __all__ = ["AuditRecorder", "FocusInfo", "KeyStats", "rfc3339_ms"]
 
 _log = logging.getLogger(__name__)
 
-_EVENT_SIZE = 32  # every core X event is 32 bytes
-_EVENT_HEAD = struct.Struct("=B3xI")  # type, (key code + sequence skipped), server time ms
-_TIME_WRAP = 1 << 32  # X server time is a CARD32 of milliseconds
 _JOIN_SECONDS = 2.0  # how long `stop` waits for a thread before forcing it
 
 
@@ -64,54 +61,6 @@ def rfc3339_ms(moment: datetime) -> str:
         The timestamp string.
     """
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class KeyStats:
-    """Thread-safe tally of key presses between two summaries (times only)."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self._lock = threading.Lock()
-        self._times: list[int] = []
-
-    def add(self, server_time_ms: int) -> None:
-        """Count one key press at X server time ``server_time_ms``."""
-        with self._lock:
-            self._times.append(server_time_ms)
-
-    def take(self) -> tuple[int, dict[str, int] | None]:
-        """Return and reset the tally.
-
-        Returns:
-            (count, intervals) where intervals is ``{"min", "median", "max"}`` in
-            milliseconds between consecutive presses, or None for fewer than two.
-        """
-        with self._lock:
-            times, self._times = self._times, []
-        if len(times) < 2:
-            return len(times), None
-        gaps = [(later - earlier) % _TIME_WRAP for earlier, later in itertools.pairwise(times)]
-        return len(times), {
-            "min": min(gaps),
-            "median": round(statistics.median(gaps)),
-            "max": max(gaps),
-        }
-
-
-class FocusInfo:
-    """The focused top-level window: id, title and WM_CLASS (instance, class)."""
-
-    __slots__ = ("title", "window", "wm_class")
-
-    def __init__(self, window: int | None, title: str | None, wm_class: list[str] | None) -> None:
-        """Hold the values (all None when nothing has the focus)."""
-        self.window = window
-        self.title = title
-        self.wm_class = wm_class
-
-    def key(self) -> tuple[int | None, str | None, tuple[str, ...] | None]:
-        """A comparable identity: a change of any part is a focus change."""
-        return (self.window, self.title, tuple(self.wm_class) if self.wm_class else None)
 
 
 class AuditRecorder:
@@ -150,9 +99,7 @@ class AuditRecorder:
         self._keys = KeyStats()
         self._focus = FocusInfo(None, None, None)
         self._poll_conn: Display | None = None
-        self._record_ctrl: Display | None = None
-        self._record_data: Display | None = None
-        self._record_context: int | None = None
+        self._key_recorder = KeyRecorder(self._connect, self._keys, display)
         self._threads: list[threading.Thread] = []
         self._started = False
         self.keys_available = False
@@ -200,32 +147,28 @@ class AuditRecorder:
         self._started = True
         self._poll_conn = self._connect()
         try:
-            self._start_record()
+            self._key_recorder.open()
         except (xerror.DisplayError, xerror.XError, OSError, RecorderError, RuntimeError) as err:
-            self._close_record()
+            self._key_recorder.close()
             self.event("keys.unavailable", reason=str(err) or type(err).__name__)
         else:
             self.keys_available = True
-            self._spawn(self._record_loop, "audit-keys")
+            self._spawn(lambda: self._key_recorder.run(self._stop), "audit-keys")
         self._spawn(self._poll_loop, "audit-focus")
 
     def stop(self) -> None:
         """Stop both threads, write the last key summary and disconnect; idempotent."""
         self._stop.set()
-        if self._record_ctrl is not None and self._record_context is not None:
-            with contextlib.suppress(Exception):
-                self._record_ctrl.record_disable_context(self._record_context)
-                self._record_ctrl.flush()
+        self._key_recorder.disable()
         for thread in self._threads:
             thread.join(timeout=_JOIN_SECONDS)
-            if thread.is_alive() and self._record_data is not None:
+            if thread.is_alive():
                 # The disable did not arrive (server hung?): wake the blocked reader.
-                with contextlib.suppress(Exception):
-                    self._record_data.display.socket.shutdown(socket.SHUT_RDWR)
+                self._key_recorder.wake()
                 thread.join(timeout=_JOIN_SECONDS)
         self._threads = []
         self._emit_keys()
-        self._close_record()
+        self._key_recorder.close()
         if self._poll_conn is not None:
             with contextlib.suppress(Exception):
                 self._poll_conn.close()
@@ -260,62 +203,6 @@ class AuditRecorder:
         thread.start()
         self._threads.append(thread)
 
-    def _start_record(self) -> None:
-        self._record_ctrl = self._connect()
-        if not self._record_ctrl.has_extension("RECORD"):
-            raise RuntimeError("the X server has no RECORD extension")
-        self._record_ctrl.record_get_version(1, 13)  # a round trip: raises if RECORD refuses
-        self._record_data = self._connect()
-        self._record_context = self._record_ctrl.record_create_context(
-            0,
-            [xrecord.AllClients],
-            [
-                {
-                    "core_requests": (0, 0),
-                    "core_replies": (0, 0),
-                    "ext_requests": (0, 0, 0, 0),
-                    "ext_replies": (0, 0, 0, 0),
-                    "delivered_events": (0, 0),
-                    "device_events": (X.KeyPress, X.KeyPress),
-                    "errors": (0, 0),
-                    "client_started": False,
-                    "client_died": False,
-                }
-            ],
-        )
-        self._record_ctrl.sync()  # surface a BadMatch/BadAlloc here, not in the thread
-
-    def _close_record(self) -> None:
-        ctrl, data = self._record_ctrl, self._record_data
-        if ctrl is not None and self._record_context is not None:
-            with contextlib.suppress(Exception):
-                ctrl.record_free_context(self._record_context)
-                ctrl.flush()
-        for conn in (data, ctrl):
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-        self._record_ctrl = self._record_data = None
-        self._record_context = None
-
-    def _record_loop(self) -> None:
-        assert self._record_data is not None and self._record_context is not None
-        try:
-            # Blocks until the context is disabled (from `stop`) or the server goes away.
-            self._record_data.record_enable_context(self._record_context, self._on_record)
-        except (xerror.ConnectionClosedError, xerror.XError, OSError) as err:
-            if not self._stop.is_set():
-                _log.info("key recording on %s ended: %s", self._display, err)
-
-    def _on_record(self, reply: rq.DictWrapper) -> None:
-        if reply.category != xrecord.FromServer or reply.client_swapped:
-            return
-        data: bytes = reply.data
-        for offset in range(0, len(data) - _EVENT_SIZE + 1, _EVENT_SIZE):
-            kind, server_time = _EVENT_HEAD.unpack_from(data, offset)
-            if kind & 0x7F == X.KeyPress:
-                self._keys.add(server_time)
-
     def _poll_loop(self) -> None:
         conn = self._poll_conn
         assert conn is not None
@@ -323,7 +210,7 @@ class AuditRecorder:
         stopping = False
         try:
             while True:
-                focus = _focused(conn)
+                focus = focused(conn)
                 if focus is not None and focus.key() != self._focus.key():
                     self._emit_keys()  # presses so far belong to the previous window
                     self._focus = focus
@@ -347,60 +234,3 @@ class AuditRecorder:
         count, intervals = self._keys.take()
         if count:
             self.event("keys", count=count, window=self._focus.window, intervals_ms=intervals)
-
-
-def _focused(conn: Display) -> FocusInfo | None:
-    """The focused top-level window, or None when it vanished while we looked."""
-    try:
-        focus = conn.get_input_focus().focus
-        root = conn.screen().root
-        if focus == X.PointerRoot:
-            focus = root.query_pointer().child  # focus follows the pointer
-        if not focus or focus == X.NONE or focus.id == root.id:
-            return FocusInfo(None, None, None)
-        top = _top_level(focus, root.id)
-        client = _client_window(top) or top
-        return FocusInfo(top.id, _title(conn, client), _wm_class(client))
-    except xerror.XError:
-        return None
-
-
-def _top_level(window: Any, root_id: int) -> Any:
-    """The ancestor of ``window`` whose parent is the root."""
-    while True:
-        parent = window.query_tree().parent
-        if not parent or parent.id == root_id:
-            return window
-        window = parent
-
-
-def _client_window(window: Any, depth: int = 3) -> Any | None:
-    """The window carrying WM_STATE at or under ``window`` (a WM's frame holds it)."""
-    wm_state = window.display.get_atom("WM_STATE")
-    if window.get_property(wm_state, X.AnyPropertyType, 0, 0) is not None:
-        return window
-    if depth == 0:
-        return None
-    for child in window.query_tree().children:
-        found = _client_window(child, depth - 1)
-        if found is not None:
-            return found
-    return None
-
-
-def _title(conn: Display, window: Any) -> str | None:
-    utf8 = conn.get_atom("UTF8_STRING")
-    for atom in (conn.get_atom("_NET_WM_NAME"), Xatom.WM_NAME):
-        prop = window.get_full_property(atom, X.AnyPropertyType)
-        if prop is not None and prop.format == 8 and prop.value:
-            raw = bytes(prop.value)
-            return raw.decode("utf-8" if prop.property_type == utf8 else "latin-1", "replace")
-    return None
-
-
-def _wm_class(window: Any) -> list[str] | None:
-    prop = window.get_full_property(Xatom.WM_CLASS, X.AnyPropertyType)
-    if prop is None or prop.format != 8:
-        return None
-    parts = bytes(prop.value).decode("latin-1", "replace").split("\0")
-    return [part for part in parts if part][:2] or None
