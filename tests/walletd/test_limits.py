@@ -146,7 +146,7 @@ async def test_existing_database_gains_the_table(tmp_path: Path) -> None:
     try:
         async with conn.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
-        assert row is not None and row[0] == len(MIGRATIONS) == 2
+        assert row is not None and row[0] == len(MIGRATIONS)  # every migration ran
         await SpendLedger(conn, LIMITS, Clock(NOON)).sign("k", {"usdt": 1}, Signer())
     finally:
         await conn.close()
