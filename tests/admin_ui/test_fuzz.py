@@ -27,7 +27,8 @@ SKIP = {("GET", "/api/events"), ("POST", "/api/logout")}
 
 @pytest.fixture
 def ui_settings() -> dict[str, str]:
-    return {"login_attempts": "100000"}  # fuzz the login paths, not the rate limit
+    # fuzz the login paths, not the rate limit
+    return {"login_attempts": "100000", "login_attempts_all": "100000"}
 
 
 def _fuzz(base: str, headers: dict[str, str], cookies: dict[str, str]) -> list[str]:

@@ -5,8 +5,12 @@ malformed requests (bad request line, oversized header) itself, with a traceback
 log and without the page's security headers. This module wraps it:
 
 * `GuardedSite` serves the application on a bound socket through `Guard` connections.
-  With ``max_connections`` open already, a new connection gets a canned ``503`` (with
-  `security.HEADERS`) and is closed at once: nothing waits, no descriptor is held.
+  With ``max_connections`` open already, a new connection takes the place of the one idle
+  longest (no request in progress: a keep-alive left open after its last answer was
+  written, or headers still dribbling), which is closed; if every connection has a request
+  in progress, the new one gets a canned ``503`` (with `security.HEADERS`) and is closed at
+  once. Either way nothing waits, the descriptors stay bounded, and idle connections
+  cannot keep the page from answering a new one.
 * `Guard` closes a connection whose first request's headers are not complete
   ``header_timeout_s`` after it opened; later requests on the connection get the same
   deadline from aiohttp's keep-alive timer, which is set to ``header_timeout_s`` too (it
@@ -27,6 +31,8 @@ import asyncio
 import json
 import logging
 import socket
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -81,17 +87,21 @@ class _Refuse(asyncio.Protocol):
 class Guard(RequestHandler):
     """aiohttp's connection handler with a first-request deadline and safe error answers."""
 
-    def __init__(self, manager: web.Server, limits: ServerLimits) -> None:
+    def __init__(
+        self, manager: web.Server, limits: ServerLimits, on_lost: Callable[[Guard], None]
+    ) -> None:
         super().__init__(
             manager,
             loop=asyncio.get_running_loop(),
             keepalive_timeout=limits.header_timeout_s,
             lingering_time=0,  # a body left unread is not waited for: the connection closes
-            access_log=None,  # type: ignore[arg-type]  # None turns access logging off
         )
         self._header_timeout_s = limits.header_timeout_s
         self._first_deadline: asyncio.TimerHandle | None = None
+        self._on_lost = on_lost
         self.started = False  # set by `body_middleware` when the first request reaches it
+        self.in_request = False  # from `body_middleware` until the answer is written
+        self.idle_since = asyncio.get_running_loop().time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -101,11 +111,23 @@ class Guard(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel_deadline()
+        self._on_lost(self)
         super().connection_lost(exc)
 
     def request_started(self) -> None:
         self.started = True
+        self.in_request = True
         self._cancel_deadline()
+
+    def log_access(self, *args: Any, **kw: Any) -> None:
+        # aiohttp calls this once an answer is written out (or failed): the connection is
+        # idle from here until its next request (access logging itself is off).
+        self.in_request = False
+        self.idle_since = asyncio.get_running_loop().time()
+
+    def idle_for(self, now: float) -> float | None:
+        """Seconds without a request in progress, or None while one is in progress."""
+        return None if self.in_request else now - self.idle_since
 
     def _cancel_deadline(self) -> None:
         if self._first_deadline is not None:
@@ -157,20 +179,32 @@ class GuardedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None
         limits = self._limits
+        # Counted here, when asyncio asks for a protocol: it accepts a batch of connections
+        # before any of them is "made". A guard that never connects is dropped by the GC.
+        live: weakref.WeakSet[Guard] = weakref.WeakSet()
+        loop = asyncio.get_running_loop()
 
         def connection() -> asyncio.Protocol:
-            if len(server.connections) >= limits.max_connections:
-                log.warning("%d connections open: refusing more", limits.max_connections)
-                return _Refuse()
-            return Guard(server, limits)
+            if len(live) >= limits.max_connections:
+                now = loop.time()
+                idle = [(i, g) for g in live if (i := g.idle_for(now)) is not None]
+                if not idle:
+                    log.warning("%d connections busy: refusing more", limits.max_connections)
+                    return _Refuse()
+                log.warning("%d connections open: closing the idlest", limits.max_connections)
+                idlest = max(idle, key=lambda pair: pair[0])[1]
+                live.discard(idlest)
+                idlest.force_close()
+            guard = Guard(server, limits, live.discard)
+            live.add(guard)
+            return guard
 
-        loop = asyncio.get_running_loop()
         self._server = await loop.create_server(connection, sock=self._sock)
 
 
 @web.middleware
 async def body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Mark the connection's first request as started; read its body within the deadline."""
+    """Mark the connection busy with a request; read the request's body within the deadline."""
     guard = request.protocol
     if isinstance(guard, Guard):
         guard.request_started()

@@ -5,7 +5,7 @@ SessionSealed) and fans them out to each open ``/api/events`` stream through a b
 queue; a page that falls behind gets one ``resync`` event instead of a backlog. Events
 are hints like the signals they come from: pages re-read the API on each one. A stream
 ends when the login expires or is ended, when the hub closes (shutdown), or when the
-browser goes away (noticed at the next event or heartbeat at the latest).
+browser goes away (noticed within ``ALIVE_CHECK_S``, so its place is free again).
 
 Streams are capped: at most ``per_login`` open streams per login (more are answered 429;
 a page retries on its own) and ``total`` in all (more are answered 503), so that one login
@@ -27,6 +27,7 @@ from lucid.admin_ui.jsonio import ApiError
 
 QUEUE_SIZE = 64
 HEARTBEAT_S = 15.0
+ALIVE_CHECK_S = 1.0  # how often an idle stream looks whether its connection is gone
 
 Event = tuple[str, dict[str, str]]
 
@@ -130,13 +131,20 @@ async def stream(
     if queue is None:
         await response.prepare(request)
         return response
+    loop = asyncio.get_running_loop()
     try:
         await response.prepare(request)
         await response.write(b"retry: 3000\n\n" + _frame("hello", {"account": login.account}))
+        ping_at = loop.time() + HEARTBEAT_S
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                item = await asyncio.wait_for(queue.get(), ALIVE_CHECK_S)
             except TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the browser went away
+                if loop.time() < ping_at:
+                    continue
+                ping_at = loop.time() + HEARTBEAT_S
                 if await logins.find(login.token) is None:
                     await response.write(_frame("logout", {}))
                     break
