@@ -12,11 +12,17 @@ What it is:
   enrollment invitations and login sessions live in admin-ui's own SQLite database
   (`accounts`, `auth`); everything else is asked over D-Bus: gatekeeper (requests,
   approvals, policy, passkey registration), merkle (sealed sessions, manifests, bundle
-  export), recorder (recordings), walletd (public identity).
+  export), recorder (recordings), walletd (public identity);
+* under abuse it stays answering within bounded memory: guesses are rate-limited per account,
+  per address and in all, each reserved before it is evaluated (`limits`); Argon2 runs in
+  bounded slots, only for admitted guesses (`auth.Passwords`); connections are capped and
+  headers and bodies have deadlines (`server`); event streams are capped per login and in
+  all (`sse`); repeats in the log are collapsed (`lucid.runtime.logflood`).
 
 Onboarding (decided here): admin-ui has **no setup code of its own** and reads nothing of
 gatekeeper's state. The first visit asks for the setup code the device shows (gatekeeper
-prints it on its console and keeps it in its state dir), an account name, an optional
+keeps it in its state dir, 0600, and never logs it; ``lucid up`` shows it on a terminal),
+an account name, an optional
 password and a passkey: admin-ui starts a passkey registration with gatekeeper
 (BeginRegistration) and has gatekeeper check the code against it with a stand-in
 credential that can never register (so a wrong code is refused before the browser makes a

@@ -154,8 +154,10 @@ class Guard(RequestHandler):
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
         exc = kw.get("exc_info")
-        if isinstance(exc, HttpProcessingError):  # the client's fault: one line
-            log.warning("%s: %s", args[0] % args[1:], str(exc.message).splitlines()[0][:200])
+        if isinstance(exc, HttpProcessingError):  # the client's fault: one line, no traceback
+            what = args[0] % args[1:] if len(args) > 1 else str(args[0] if args else "")
+            reason = (str(exc.message).splitlines() or [""])[0][:200]
+            log.warning("%s: %s", what, reason)
         else:
             log.error(*args, **kw)
 
