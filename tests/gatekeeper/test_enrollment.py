@@ -9,6 +9,7 @@ from dbus_fast.aio import MessageBus
 
 from lucid.evidence.softpasskey import SoftPasskey
 from lucid.gatekeeper.client import GatekeeperClient
+from lucid.gatekeeper.credentials import CODE_ALPHABET
 from lucid.runtime.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -24,7 +25,10 @@ async def test_setup_code_makes_the_owner_once(gatekeeper_env: LucidEnv, bus: Me
     code_file = gatekeeper_env.state / "gatekeeper" / "setup-code"
     assert code_file.stat().st_mode & 0o077 == 0
     code = setup_code(gatekeeper_env)
-    assert code in ds.log_path("gatekeeper").read_text()  # shown while no owner exists
+    log = ds.log_path("gatekeeper").read_text()
+    assert code not in log  # every local user may read logs: only the 0600 file's path
+    assert "setup-code" in log
+    assert set(code) <= set(CODE_ALPHABET) and not code.startswith("-")
     with pytest.raises(NotAuthorizedError):
         await enroll(gk, "alice", "wrong-" + code)
     await enroll(gk, "alice", code, "Ed25519")

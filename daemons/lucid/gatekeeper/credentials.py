@@ -79,7 +79,7 @@ class Accounts:
             return None
         with contextlib.suppress(FileNotFoundError):
             return self._setup_file.read_text().strip()
-        code = secrets.token_urlsafe(18)
+        code = one_time_code()
         fd = os.open(self._setup_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(code + "\n")
@@ -201,7 +201,7 @@ class Accounts:
         check_account(account)
         if role not in ROLES:
             raise InvalidArgumentError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
-        code = secrets.token_urlsafe(18)
+        code = one_time_code()
         await self._db.execute(
             "INSERT INTO enrollments(code_hash, account, role, expires_ms) VALUES (?,?,?,?)",
             (_digest(code), account, role, now_ms + ENROLLMENT_TTL_MS),
@@ -235,3 +235,14 @@ class Accounts:
         await self._db.execute(
             "DELETE FROM enrollments WHERE expires_ms<=? OR used_ms IS NOT NULL", (now_ms,)
         )
+
+
+#: Letters and digits a person reads off a screen without confusing them (no 0/O, 1/I/L).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 28  # 28 x log2(31) = 138 bits
+
+
+def one_time_code() -> str:
+    """A setup or enrollment code: uppercase letters and digits only, so it never starts
+    with ``-`` (a command line would take it for an option) and reads well aloud."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
