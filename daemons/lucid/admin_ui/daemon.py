@@ -102,7 +102,6 @@ async def build(rt: Runtime) -> ContractService:
         origin=origin,
         tmp_dir=tmp,
         disks=(cfg.paths.state_dir, cfg.paths.spool_dir),
-        recipients=cfg.walletd.recipients,
     )
     limits = ServerLimits(ui.max_connections, ui.header_timeout_s, ui.body_timeout_s)
     runner = web.AppRunner(create_app(deps, limits), access_log=None, shutdown_timeout=SHUTDOWN_S)

@@ -31,7 +31,6 @@ class Deps:
     origin: str  # the public origin browsers use, e.g. http://localhost:8080
     tmp_dir: Path  # bundle exports pass through unlinked files here
     disks: tuple[Path, ...]  # state and spool, for the device page
-    recipients: tuple[str, ...]  # configured auditor X25519 keys (hex)
     enrollment_ttl_s: int = 24 * 3600  # as long as gatekeeper keeps its codes
 
     @property
