@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from dbus_fast.aio import MessageBus
 
-from lucid.chain_client.client import ChainClientClient
+from lucid.chain_client.client import AnchorInfo, ChainClientClient
 from lucid.chain_client.deploy import fund
 from lucid.chain_client.localchain import LocalChain
 from lucid.evidence.anchor import AnchorProof, RpcError, http_rpc, verify_online
@@ -89,7 +89,9 @@ async def test_anchors_sealed_sessions_and_serves_proofs(
     await wait_for(status_is(client, queued="2", registered="true"), 30, "catch-up")
     with pytest.raises(NotFoundError):
         await client.get_proof("early-1")
-    assert (await client.get_session("early-1"))["state"] == "queued"
+    queued = await client.get_session("early-1")
+    assert queued["state"] == "queued"
+    assert set(queued) == AnchorInfo.__required_keys__
     merkle.seal("late", root_of("late"))  # the signal path completes the batch of 3
     await wait_for(lambda: anchored, 30, "the Anchored signal")
     ((count, tx, block),) = anchored
@@ -102,6 +104,7 @@ async def test_anchors_sealed_sessions_and_serves_proofs(
         verify_online(proof, http_rpc(dev_chain.url), identity_key=identity)
         info = await client.get_session(session)
         assert info["state"] == "anchored" and info["tx"] == tx
+        assert set(info) == AnchorInfo.__required_keys__ | AnchorInfo.__optional_keys__
     status = await client.get_status()
     accounts = await WalletdClient(bus).get_accounts()
     assert status["ledger"] == "anvil-test" and status["chain_id"] == "31337"
@@ -122,7 +125,9 @@ async def test_kill9_between_sign_and_confirm_does_not_anchor_twice(
     _, ds = await start(chain_env, bus, dev_chain)
     client = ChainClientClient(bus)
     await wait_for(lambda: dev_chain.anchored_logs(contract), 30, "the anchor tx in a block")
-    assert (await client.get_session("k1"))["state"] == "batched"
+    batched = await client.get_session("k1")
+    assert batched["state"] == "batched"
+    assert set(batched) - AnchorInfo.__required_keys__ == {"batch_root", "batch_size", "leaf_index"}
     await ds.kill("chain_client", signal.SIGKILL)
     merkle.seal("k4", root_of("k4"))  # sealed while chain-client is down: caught up on start
     await ds.start("chain_client")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lucid.encryptor.client import ProducerInfo
 from lucid.encryptor.sealer import MIGRATIONS, SealedChunk, Sealer
 from lucid.evidence.crypto import open_chunk
 from lucid.evidence.errors import DecryptionError
@@ -182,6 +183,12 @@ async def test_session_completes_only_when_everything_is_in(h: Harness) -> None:
     assert len(await h.sealer.chunks(SESSION)) == 4
     await h.sealer.scan()
     assert h.completed == [SESSION]  # fires once
+
+
+def test_get_session_info_shape_is_what_producers_may_write() -> None:
+    """ProducerInfo (GetSessionInfo) names exactly the session.json keys, none required."""
+    assert ProducerInfo.__optional_keys__ == frozenset(spool.SESSION_INFO_KEYS)
+    assert ProducerInfo.__required_keys__ == frozenset()
 
 
 async def test_completion_survives_a_restart_between_sealing_and_cleanup(h: Harness) -> None:

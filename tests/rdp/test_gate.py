@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lucid.merkle.client import MerkleClient
-from lucid.recorder.client import RecorderClient
+from lucid.merkle.client import MerkleClient, SealInfo
+from lucid.rdp_gate.client import GateSessionInfo
+from lucid.recorder.client import RecorderClient, RecordingInfo
 from lucid.runtime.contracts import RDP_GATE
 from lucid.runtime.errors import NotAuthorizedError
 from tests.conftest import wait_for
@@ -93,6 +94,10 @@ async def test_revoke_cuts_a_running_session_and_it_seals(
         return None
 
     await wait_for(sealed, TIMEOUT, f"{session} sealed")
+    # each daemon's session payload has exactly its client's TypedDict keys
+    assert set(info) == RecordingInfo.__required_keys__
+    assert set(await merkle.get_session(session)) == SealInfo.__required_keys__
+    assert set(await host.state(session)) == GateSessionInfo.__required_keys__
 
 
 async def test_alternate_shell_from_the_client_never_runs(

@@ -10,7 +10,7 @@ import pytest
 from dbus_fast.aio import MessageBus
 
 from lucid.cli.desktop import start_desktop
-from lucid.recorder.client import RecorderClient
+from lucid.recorder.client import RecorderClient, RecordingInfo
 from lucid.runtime.errors import (
     ConflictError,
     DisplayUnavailableError,
@@ -43,6 +43,9 @@ async def test_session_ids_are_single_use(lucid: LucidEnv, bus: MessageBus) -> N
         assert info["state"] == "ended" and info["complete"] == "true"
         assert info["encoder"] == "libx264"  # no V4L2 M2M encoder on this machine
         assert (lucid.spool / "once" / "session.end").exists()
+        # GetSession and ListSessions give exactly the RecordingInfo shape
+        assert set(info) == RecordingInfo.__required_keys__
+        assert [set(s) for s in await recorder.list_sessions()] == [set(info)]
     finally:
         desktop.stop()
 

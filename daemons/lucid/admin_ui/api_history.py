@@ -29,6 +29,7 @@ from lucid.admin_ui.deps import LOGIN_KEY, Deps, deps_of
 from lucid.admin_ui.jsonio import Invalid, ok
 from lucid.evidence.errors import EvidenceError, VerificationError
 from lucid.evidence.verify import verify_bundle
+from lucid.merkle.client import SealInfo
 from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
@@ -39,7 +40,7 @@ STREAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HIDDEN = frozenset({"manifest"})  # merkle's file path: nothing for a browser
 
 
-def _public(info: dict[str, str]) -> dict[str, str]:
+def _public(info: SealInfo) -> dict[str, object]:
     return {k: v for k, v in info.items() if k not in _HIDDEN}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dbus_fast.aio import MessageBus
 
+from lucid.chain_client.client import AnchorInfo
 from lucid.chain_client.proofs import build_proof
 from lucid.chain_client.queue import AnchorQueue
 from lucid.chain_client.status import Status
@@ -16,32 +17,28 @@ from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
 
 
-def _session_info(row: dict[str, Any]) -> dict[str, str]:
+def _session_info(row: dict[str, Any]) -> AnchorInfo:
     state = (
         "queued"
         if row["batch"] is None
         else ("anchored" if row["batch_state"] == "confirmed" else "batched")
     )
-    info = {
+    info: AnchorInfo = {
         "session": str(row["session"]),
         "root": str(row["root"]),
         "state": state,
         "queued_at": f"{row['queued_at']:.3f}",
     }
     if row["batch"] is not None:
-        info |= {
-            "batch_root": str(row["batch_root"]),
-            "batch_size": str(row["batch_size"]),
-            "leaf_index": str(row["leaf_index"]),
-        }
+        info["batch_root"] = str(row["batch_root"])
+        info["batch_size"] = str(row["batch_size"])
+        info["leaf_index"] = str(row["leaf_index"])
     if state == "anchored":
-        info |= {
-            "tx": str(row["tx_hash"]),
-            "block_number": str(row["block_number"]),
-            "block_hash": str(row["block_hash"]),
-            "chain_id": str(row["chain_id"]),
-            "contract": str(row["contract"]),
-        }
+        info["tx"] = str(row["tx_hash"])
+        info["block_number"] = str(row["block_number"])
+        info["block_hash"] = str(row["block_hash"])
+        info["chain_id"] = str(row["chain_id"])
+        info["contract"] = str(row["contract"])
     return info
 
 
@@ -72,7 +69,7 @@ class ChainClientService(ContractService):
         }
         return out
 
-    async def get_session(self, caller: Caller, session: str) -> dict[str, str]:
+    async def get_session(self, caller: Caller, session: str) -> AnchorInfo:
         row = await self.queue.session(check_session(session))
         if row is None:
             raise NotFoundError(f"session {session} is not queued for anchoring")

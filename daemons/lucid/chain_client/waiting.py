@@ -35,7 +35,7 @@ async def wait_anchored(bus: MessageBus, session: str, timeout_s: float = 60.0) 
         if status.get("ledger") == "none":
             return info | {"why": "ledger none"}
         try:
-            info = await client.get_session(session)
+            info = {k: str(v) for k, v in (await client.get_session(session)).items()}
         except NotFoundError:
             info = {}
         if info.get("state") == "anchored":

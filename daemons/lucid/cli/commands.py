@@ -26,17 +26,16 @@ async def sessions(state: Path | None) -> int:
         return 0
     print(f"{'SESSION':<36} {'STATE':<12} {'STARTED':<24} {'CHUNKS':>6}  ROOT")
     for name in sorted(set(recorded) | set(sealed)):
-        rec = recorded.get(name, {})
+        rec = recorded.get(name)
         seal = sealed.get(name)
-        state_text = rec.get("state", "?")
+        state_text = rec["state"] if rec else "?"
         if seal:
             state_text = "sealed" if seal["state"] == "sealed" else "seal-failed"
         elif state_text == "ended":
             state_text = "sealing"
-        print(
-            f"{name:<36} {state_text:<12} {rec.get('started_at', ''):<24} "
-            f"{(seal or {}).get('chunks', ''):>6}  {(seal or {}).get('root', '')[:16]}"
-        )
+        started = rec["started_at"] if rec else ""
+        chunks, root = (seal["chunks"], seal["root"][:16]) if seal else ("", "")
+        print(f"{name:<36} {state_text:<12} {started:<24} {chunks:>6}  {root}")
     return 0
 
 

@@ -7,11 +7,11 @@ import contextlib
 
 from dbus_fast.aio import MessageBus
 
-from lucid.merkle.client import MerkleClient
+from lucid.merkle.client import MerkleClient, SealInfo
 from lucid.runtime.errors import LucidError, NotFoundError, UnavailableError
 
 
-async def wait_sealed(bus: MessageBus, session: str, timeout_s: float = 120.0) -> dict[str, str]:
+async def wait_sealed(bus: MessageBus, session: str, timeout_s: float = 120.0) -> SealInfo:
     """Wait until merkle has sealed ``session``; return its info. A merkle (or pipeline)
     restart on the way is waited out: sealing resumes where it stopped.
 

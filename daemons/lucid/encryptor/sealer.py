@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import aiosqlite
 
@@ -25,6 +26,9 @@ from lucid.evidence.crypto import seal_chunk
 from lucid.evidence.tree import leaf_hash
 from lucid.runtime import spool
 from lucid.runtime.store import ChunkStore
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.encryptor.client import ProducerInfo
 
 MIGRATIONS = [
     """
@@ -172,11 +176,12 @@ class Sealer:
             (session, state, time.time(), json.dumps(info or {}, sort_keys=True)),
         )
 
-    async def info(self, session: str) -> dict[str, str] | None:
-        """The producer's session facts recorded at completion (None: unknown session)."""
+    async def info(self, session: str) -> ProducerInfo | None:
+        """The producer's session facts recorded at completion, as
+        `lucid.runtime.spool.read_session_info` read them (None: unknown session)."""
         async with self._db.execute("SELECT info FROM sessions WHERE session=?", (session,)) as c:
             row = await c.fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else cast("ProducerInfo", dict(json.loads(row[0])))
 
     async def chunks(self, session: str) -> list[SealedChunk]:
         async with self._db.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dbus_fast.aio import MessageBus
 
+from lucid.encryptor.client import ProducerInfo
 from lucid.encryptor.player import Player
 from lucid.encryptor.sealer import Sealer
 from lucid.runtime.bus import Caller, ContractService
@@ -35,7 +36,7 @@ class EncryptorService(ContractService):
     async def list_sessions(self, caller: Caller) -> list[list[str]]:
         return [[s, state] for s, state in await self._sealer().sessions()]
 
-    async def get_session_info(self, caller: Caller, session: str) -> dict[str, str]:
+    async def get_session_info(self, caller: Caller, session: str) -> ProducerInfo:
         check_session(session)
         sealer = self._sealer()
         info = await sealer.info(session)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
@@ -31,6 +31,9 @@ from lucid.evidence.proofs import build_proofs
 from lucid.evidence.signed import SignedManifest, signing_message
 from lucid.runtime import spool
 from lucid.runtime.errors import LucidError
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.encryptor.client import ProducerInfo
 
 MIGRATIONS = [
     """
@@ -54,7 +57,7 @@ class SealError(LucidError):
 
 @dataclass(frozen=True)
 class Sources:
-    session_info: Callable[[str], Awaitable[dict[str, str]]]
+    session_info: Callable[[str], Awaitable[ProducerInfo]]
     chunks: Callable[[str], Awaitable[list[tuple[str, int, str, int, int, str]]]]
     recipients: Callable[[str], Awaitable[list[tuple[str, str]]]]
     identity: Callable[[], Awaitable[dict[str, str]]]
@@ -179,7 +182,7 @@ class ManifestSealer:
         )
         return root
 
-    async def _policy(self, session: str, info: dict[str, str]) -> dict[str, Any] | None:
+    async def _policy(self, session: str, info: ProducerInfo) -> dict[str, Any] | None:
         """The approval evidence of a gated session; None for ungated producers."""
         if info.get("grant", "none") == "none":
             return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from dbus_fast.aio import MessageBus
 
+from lucid.merkle.client import SealInfo
 from lucid.merkle.export import export_bundle
 from lucid.merkle.sealer import ManifestSealer
 from lucid.runtime.bus import Caller, ContractService
@@ -17,7 +18,7 @@ from lucid.runtime.errors import InvalidArgumentError, NotFoundError, StorageFul
 from lucid.runtime.ids import check_session
 
 
-def _info(row: dict[str, Any], manifest: str) -> dict[str, str]:
+def _info(row: dict[str, Any], manifest: str) -> SealInfo:
     return {
         "session": str(row["session"]),
         "state": str(row["state"]),
@@ -46,13 +47,13 @@ class MerkleService(ContractService):
         self._store = store_dir
         self._anchor_proof = anchor_proof  # chain-client's confirmed proof, if any
 
-    async def list_sessions(self, caller: Caller) -> list[dict[str, str]]:
+    async def list_sessions(self, caller: Caller) -> list[SealInfo]:
         return [
             _info(r, str(self.sealer.session_dir(r["session"]) / "manifest.json"))
             for r in await self.sealer.list()
         ]
 
-    async def get_session(self, caller: Caller, session: str) -> dict[str, str]:
+    async def get_session(self, caller: Caller, session: str) -> SealInfo:
         row = await self.sealer.state(check_session(session))
         if row is None:
             raise NotFoundError(f"session {session} is not sealed (yet)")

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -42,6 +43,9 @@ from lucid.rdp_gate.session_clipboard import guard, record_audit, unguard
 from lucid.rdp_gate.waiting import ScreenError, WaitingScreen, admit_local_user
 from lucid.runtime.errors import BusError, NotAuthorizedError, NotFoundError, UnavailableError
 from lucid.runtime.ids import new_session_id
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.rdp_gate.client import GateSessionInfo
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +187,7 @@ class RdpGate:
             async with s.lock:
                 await self._finish(s, "ended", "the desktop exited")
 
-    def sessions(self) -> list[dict[str, str]]:
+    def sessions(self) -> list[GateSessionInfo]:
         return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.created_at)]
 
     async def _wait_change(self, s: GateSession, timeout: float) -> None:

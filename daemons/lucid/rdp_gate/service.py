@@ -15,6 +15,7 @@ from typing import Any
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from lucid.rdp_gate.client import GateSessionInfo
 from lucid.rdp_gate.gate import RdpGate
 from lucid.runtime.bus import Caller, ContractService
 from lucid.runtime.contracts import RDP_GATE
@@ -82,7 +83,7 @@ class RdpGateService(ContractService):
         uid, _user, pid = await self._who(caller)
         await self._gate.end(uid, pid)
 
-    async def list_sessions(self, caller: Caller) -> list[dict[str, str]]:
+    async def list_sessions(self, caller: Caller) -> list[GateSessionInfo]:
         return self._gate.sessions()
 
     async def get_connection_info(self, caller: Caller) -> dict[str, str]:

@@ -21,11 +21,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lucid.rdp_gate import procs
 from lucid.rdp_gate.clipboard import ClipboardGuard
 from lucid.rdp_gate.waiting import WaitingScreen
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.rdp_gate.client import GateSessionInfo
 
 LIVE_GRANT = ("approved", "active")
 
@@ -83,7 +86,8 @@ class GateSession:
             return self.id, "approved"
         return self.id, self.outcome or "ended"
 
-    def info(self) -> dict[str, str]:
+    def info(self) -> GateSessionInfo:
+        """The session as ``ListSessions`` shows it."""
         return {
             "session": self.id,
             "user": self.user,

@@ -12,6 +12,7 @@ bus.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lucid.recorder.segments import recover_parts
@@ -38,7 +39,7 @@ def end_streams(session_dir: Path) -> None:
         spool.atomic_write(stream_dir / spool.STREAM_END, str(last).encode())
 
 
-def write_session_end(session_dir: Path, info: dict[str, str], grant: str) -> None:
+def write_session_end(session_dir: Path, info: Mapping[str, object], grant: str) -> None:
     """Write ``session.json`` (the session-info keys of ``info``, producer, grant source) and
     then ``session.end``.
 
@@ -47,6 +48,6 @@ def write_session_end(session_dir: Path, info: dict[str, str], grant: str) -> No
     """
     spool.write_session_info(
         session_dir,
-        {key: info[key] for key in spool.SESSION_INFO_KEYS if key in info}
+        {key: str(info[key]) for key in spool.SESSION_INFO_KEYS if key in info}
         | {"producer": "recorder", "grant": grant},
     )

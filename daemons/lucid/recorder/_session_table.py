@@ -3,7 +3,8 @@
 `SessionTable` holds every SQL statement about sessions; `MIGRATIONS` creates the table. A row
 moves ``recording`` -> ``ended`` | ``failed``; ``part`` counts recorder runs of the session (a
 restart after a crash starts the next part). `SessionTable.get` and `SessionTable.all` return
-the ``a{ss}`` the bus hands out (``parts``, ``streams`` and ``spool`` are derived, not stored).
+the ``a{ss}`` the bus hands out, shaped as `lucid.recorder.client.RecordingInfo` (``parts``,
+``streams`` and ``spool`` are derived, not stored).
 
 This module does not start or stop recordings, does not read or write the spool (it only names
 a session's spool directory), and does not talk to the bus.
@@ -14,13 +15,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from lucid.recorder.audit import rfc3339_ms
 from lucid.recorder.encoder import EncoderChoice
 from lucid.runtime.errors import NotFoundError
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.recorder.client import RecordingInfo
 
 MIGRATIONS = [
     """
@@ -55,7 +59,7 @@ class SessionTable:
         self._db = db
         self._spool = spool_dir
 
-    async def get(self, session: str) -> dict[str, str]:
+    async def get(self, session: str) -> RecordingInfo:
         """The session as the bus shows it.
 
         Raises:
@@ -67,7 +71,7 @@ class SessionTable:
             raise NotFoundError(f"no session {session}")
         return self._info(dict(row))
 
-    async def all(self) -> list[dict[str, str]]:
+    async def all(self) -> list[RecordingInfo]:
         """Every session as the bus shows it, oldest first."""
         async with self._db.execute("SELECT * FROM sessions ORDER BY started_at") as cur:
             return [self._info(dict(r)) async for r in cur]
@@ -128,7 +132,7 @@ class SessionTable:
             rows = [tuple(r) async for r in cur]
         return [(session, display, xauth, int(part)) for session, display, xauth, part in rows]
 
-    def _info(self, row: dict[str, Any]) -> dict[str, str]:
+    def _info(self, row: dict[str, Any]) -> RecordingInfo:
         session_dir = self._spool / row["session"]
         parts = int(row["part"]) + 1
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dbus_fast.aio import MessageBus
 
+from lucid.recorder.client import RecordingInfo
 from lucid.recorder.sessions import Events, SessionManager
 from lucid.runtime.bus import Caller, ContractService
 from lucid.runtime.contracts import RDP_GATE, RECORDER
@@ -42,8 +43,8 @@ class RecorderService(ContractService):
     async def add_audit_event(self, caller: Caller, session: str, kind: str, fields: str) -> None:
         await self._sessions().add_event(session, kind, fields, producer=RDP_GATE.daemon)
 
-    async def get_session(self, caller: Caller, session: str) -> dict[str, str]:
+    async def get_session(self, caller: Caller, session: str) -> RecordingInfo:
         return await self._sessions().get(session)
 
-    async def list_sessions(self, caller: Caller) -> list[dict[str, str]]:
+    async def list_sessions(self, caller: Caller) -> list[RecordingInfo]:
         return await self._sessions().list()

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -43,6 +44,9 @@ from lucid.runtime.errors import (
     StorageFullError,
 )
 from lucid.runtime.ids import check_session
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.recorder.client import RecordingInfo
 
 __all__ = ["MIGRATIONS", "Events", "SessionManager"]
 
@@ -76,7 +80,7 @@ class SessionManager:
 
     # -- queries -------------------------------------------------------------------
 
-    async def get(self, session: str) -> dict[str, str]:
+    async def get(self, session: str) -> RecordingInfo:
         """The session as the bus shows it.
 
         Raises:
@@ -84,7 +88,7 @@ class SessionManager:
         """
         return await self._table.get(session)
 
-    async def list(self) -> list[dict[str, str]]:
+    async def list(self) -> list[RecordingInfo]:
         """Every session as the bus shows it, oldest first."""
         return await self._table.all()
 

@@ -6,8 +6,12 @@ This module does not read heartbeats or sessions itself, and does not know about
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.merkle.client import SealInfo
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class CreditRule:
         """[first, end) heartbeat slots of ``epoch``."""
         return epoch * self.heartbeats_per_epoch, (epoch + 1) * self.heartbeats_per_epoch
 
-    def served(self, sessions: Iterable[Mapping[str, str]], epoch: int) -> int:
+    def served(self, sessions: Iterable[SealInfo], epoch: int) -> int:
         """Sessions merkle sealed within ``epoch`` (state sealed, id not excluded)."""
         start, end = self.bounds(epoch)
         count = 0

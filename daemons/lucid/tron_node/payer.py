@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from lucid.runtime.errors import (
     BusError,
@@ -39,9 +40,12 @@ from lucid.tron_node.payout_steps import (
     usdt,
 )
 
+if TYPE_CHECKING:  # the payload shape only; the bus library is not imported at run time
+    from lucid.merkle.client import SealInfo
+
 __all__ = ["AccountSource", "OnChange", "Payer", "SessionsSource", "Signer", "Terms", "usdt"]
 
-SessionsSource = Callable[[], Awaitable[list[dict[str, str]]]]  # merkle's ListSessions
+SessionsSource = Callable[[], Awaitable[list["SealInfo"]]]  # merkle's ListSessions
 
 
 class Payer:
