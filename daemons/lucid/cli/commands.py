@@ -10,11 +10,14 @@ from pathlib import Path
 from lucid.cli.connect import connect_cli
 from lucid.cli.progress import byte_bar
 from lucid.merkle.client import MerkleClient
+from lucid.merkle.session_state import display_state
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.errors import BusError, StorageFullError
 
 
 async def sessions(state: Path | None) -> int:
+    """Print every session the recorder or merkle knows, with its state
+    (`lucid.merkle.session_state.display_state`)."""
     bus = await connect_cli(state)
     try:
         recorded = {s["session"]: s for s in await RecorderClient(bus).list_sessions()}
@@ -28,11 +31,7 @@ async def sessions(state: Path | None) -> int:
     for name in sorted(set(recorded) | set(sealed)):
         rec = recorded.get(name)
         seal = sealed.get(name)
-        state_text = rec["state"] if rec else "?"
-        if seal:
-            state_text = "sealed" if seal["state"] == "sealed" else "seal-failed"
-        elif state_text == "ended":
-            state_text = "sealing"
+        state_text = display_state(rec, seal)
         started = rec["started_at"] if rec else ""
         chunks, root = (seal["chunks"], seal["root"][:16]) if seal else ("", "")
         print(f"{name:<36} {state_text:<12} {started:<24} {chunks:>6}  {root}")
