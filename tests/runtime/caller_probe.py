@@ -8,6 +8,9 @@ makes each call of the JSON list CALLS ({"destination", "path", "interface", "me
 ``h``) and prints one JSON object: {"own": outcome or null, "calls": [outcome ...]}, where an
 outcome is "ok" (a method return; for "own", the name now owned), the D-Bus error name, or
 "connect: <error>" when the bus refused the connection itself.
+
+With ``--listen MEMBER`` it instead subscribes to every signal, prints ``ready``, and prints
+the JSON list of signals it received ("interface.member") once a signal named MEMBER came.
 """
 
 from __future__ import annotations
@@ -90,17 +93,51 @@ async def probe(address: str, calls: list[dict[str, str]], own: str | None) -> N
         bus.disconnect()
 
 
+async def listen(address: str, marker: str) -> None:
+    bus = await MessageBus(bus_address=address).connect()
+    got: list[str] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(msg: Message) -> bool:
+        if msg.message_type is MessageType.SIGNAL and msg.interface != "org.freedesktop.DBus":
+            got.append(f"{msg.interface}.{msg.member}")
+            if msg.member == marker and not done.done():
+                done.set_result(None)
+        return False
+
+    bus.add_message_handler(handler)
+    add = Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member="AddMatch",
+        signature="s",
+        body=["type='signal'"],
+    )
+    await bus.call(add)
+    print("ready", flush=True)
+    try:
+        await asyncio.wait_for(done, 60)
+    finally:
+        print(json.dumps(got), flush=True)
+        bus.disconnect()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("address")
     parser.add_argument("uid", type=int)
     parser.add_argument("calls", type=json.loads)
     parser.add_argument("--own")
+    parser.add_argument("--listen", metavar="MEMBER")
     args = parser.parse_args()
     os.setgroups([])
     os.setresgid(args.uid, args.uid, args.uid)
     os.setresuid(args.uid, args.uid, args.uid)
-    asyncio.run(probe(args.address, args.calls, args.own))
+    if args.listen:
+        asyncio.run(listen(args.address, args.listen))
+    else:
+        asyncio.run(probe(args.address, args.calls, args.own))
 
 
 if __name__ == "__main__":

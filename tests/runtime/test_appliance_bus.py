@@ -8,21 +8,34 @@ where the policy would let it through, the daemons themselves refuse it (NotAuth
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from dbus_fast import Message
 
+from lucid.gatekeeper.client import GatekeeperClient
 from lucid.runtime.bus import connect
-from lucid.runtime.contracts import ALL, ANYONE, ENCRYPTOR, RDP_GATE, TRON_NODE, Contract
+from lucid.runtime.contracts import (
+    ALL,
+    ANYONE,
+    ENCRYPTOR,
+    GATEKEEPER,
+    RDP_GATE,
+    TRON_NODE,
+    Contract,
+)
 from lucid.runtime.errors import NotAuthorizedError
 from lucid.runtime.supervisor import PERMISSIVE_BUS_CONFIG, start_private_bus
 from tests.conftest import LucidEnv
-from tests.runtime.test_callers import NOBODY, probe
+from tests.runtime.test_callers import NOBODY, PROBE, probe
 
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 NOT_AUTHORIZED = NotAuthorizedError.name
@@ -189,3 +202,61 @@ async def test_session_users_reach_rdp_gates_public_methods(rdp_bus: str) -> Non
         ]
     finally:
         owner.disconnect()
+
+
+async def test_session_users_receive_no_lucid_signals(rdp_bus: str) -> None:
+    """Session ids, states and reasons stay with the appliance: a session user who listens
+    to every signal gets none of a Lucid daemon's, only other broadcasts."""
+    root = Path(__file__).resolve().parents[2]
+    listener = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(PROBE),
+        rdp_bus,
+        str(NOBODY),
+        "[]",
+        "--listen",
+        "Marker",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=root,
+        env=os.environ | {"PYTHONPATH": str(root)},
+    )
+    assert listener.stdout is not None
+    assert (await asyncio.wait_for(listener.stdout.readline(), 60)).strip() == b"ready"
+    daemon, other = await connect(rdp_bus), await connect(rdp_bus)
+    appliance_got: list[str] = []
+    watcher = await connect(rdp_bus)
+    try:
+        await daemon.request_name(GATEKEEPER.bus_name)
+        await GatekeeperClient(watcher).on_signal(
+            "RequestFiled", lambda a: appliance_got.append(a[0])
+        )
+        daemon.send(
+            Message.new_signal(GATEKEEPER.path, GATEKEEPER.interface, "RequestFiled", "s", ["s1"])
+        )
+        # Once the bus answered this, it has routed the signal above (one connection's
+        # messages are handled in order); the marker from another connection comes after.
+        await daemon.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="GetId",
+            )
+        )
+        other.send(Message.new_signal("/x", "org.example.Test", "Marker", "", []))
+        out, _ = await asyncio.wait_for(listener.communicate(), 60)
+        assert json.loads(out.splitlines()[-1]) == ["org.example.Test.Marker"]
+        await watcher.call(
+            Message(
+                destination=daemon.unique_name,
+                path="/",
+                interface="org.freedesktop.DBus.Peer",
+                member="Ping",
+            )
+        )
+        assert appliance_got == ["s1"]  # the appliance's own clients still get it
+    finally:
+        for bus in (daemon, other, watcher):
+            bus.disconnect()
+        if listener.returncode is None:
+            listener.kill()

@@ -94,21 +94,23 @@ def test_policy_grants(daemon: Daemon) -> None:
     # The Lucid daemons call its interface and the standard ones; root looks, and calls
     # only the methods the contract opens to the console (operator).
     standard = [INTROSPECTABLE, PROPERTIES, PEER]
+    signals = {"receive_sender": name, "receive_type": "signal"}
     assert allowed(policies["group", "lucid"]) == [
         {"send_destination": name, "send_interface": iface} for iface in [name, *standard]
-    ]
+    ] + [signals]
     assert allowed(policies["user", "root"]) == [
         {"send_destination": name, "send_interface": iface} for iface in [INTROSPECTABLE, PEER]
     ] + [
         {"send_destination": name, "send_interface": name, "send_member": member}
         for member in methods_for(by_daemon(daemon.name), OPERATOR)
-    ]
+    ] + [signals]
     # Everyone else: nothing, but the daemon's public methods (after the denials: in a
     # context, later rules win), each named with its interface.
     default = policies["context", "default"]
     assert [(rule.tag, dict(rule.attrib)) for rule in default] == [
         ("deny", {"own": name}),
         ("deny", {"send_destination": name}),
+        ("deny", {"receive_sender": name, "receive_type": "signal"}),
         *(
             ("allow", {"send_destination": name, "send_interface": name, "send_member": member})
             for member in daemon.public_methods

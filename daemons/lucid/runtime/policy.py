@@ -9,7 +9,8 @@ Both come from the same facts — the interface XML's ``io.lucid.Callers`` per m
 - the Lucid daemons (group ``lucid``; under ``lucid up`` the appliance user) may call every
   method of the interface and the standard ones; each method then checks its caller itself;
 - root may introspect, ping, and call the methods open to ``operator`` (the console);
-- everyone else may call only the methods open to ``anyone``, naming the interface.
+- everyone else may call only the methods open to ``anyone``, naming the interface, and
+  receives none of the daemons' signals.
 
 ``python -m lucid.runtime.policy DIR`` writes the device's files into ``DIR``
 (``systemd/dbus-1/system.d``); a test holds the committed files to this output. This module
@@ -61,6 +62,15 @@ def _members(name: str, members: list[str]) -> list[str]:
     return [_allow(send_destination=name, send_interface=name, send_member=m) for m in members]
 
 
+def _signals(name: str) -> str:
+    """The daemon's signals (session ids, states, reasons): for the Lucid daemons and root."""
+    return _allow(receive_sender=name, receive_type="signal")
+
+
+def _no_signals(name: str) -> str:
+    return _deny(receive_sender=name, receive_type="signal")
+
+
 def _policy(selector: str, rules: list[str]) -> str:
     body = "".join(f"    {rule}\n" for rule in rules)
     return f"  <policy {selector}>\n{body}  </policy>\n"
@@ -83,7 +93,8 @@ def device_policy(contract: Contract) -> str:
         "  Only the daemon's own user may own the name. Members of group lucid (the Lucid\n"
         "  daemons) may call its interface and the standard ones; root may introspect and\n"
         "  ping it, and call the methods the contract opens to the console (operator).\n"
-        "  Everyone else may call only the methods open to anyone. Each method then checks\n"
+        "  Everyone else may call only the methods open to anyone, and receives none of its\n"
+        "  signals (session ids, states, reasons). Each method then checks\n"
         "  its caller's unix user itself (lucid.runtime.principals); a call that names no\n"
         "  interface is refused. Who calls each method, and why: the interface XML,\n"
         f"  daemons/lucid/interfaces/{name}.xml.\n"
@@ -93,17 +104,22 @@ def device_policy(contract: Contract) -> str:
         + "\n"
         + _policy(
             'group="lucid"',
-            _sends(name, [name, INTROSPECTABLE, PROPERTIES, PEER]),
+            [*_sends(name, [name, INTROSPECTABLE, PROPERTIES, PEER]), _signals(name)],
         )
         + "\n"
         + _policy(
             'user="root"',
-            _sends(name, [INTROSPECTABLE, PEER]) + _members(name, operator),
+            [*_sends(name, [INTROSPECTABLE, PEER]), *_members(name, operator), _signals(name)],
         )
         + "\n"
         + _policy(
             'context="default"',
-            [_deny(own=name), _deny(send_destination=name), *_members(name, anyone)],
+            [
+                _deny(own=name),
+                _deny(send_destination=name),
+                _no_signals(name),
+                *_members(name, anyone),
+            ],
         )
         + "\n</busconfig>\n"
     )
@@ -139,12 +155,15 @@ def appliance_bus_config(socket: Path, user: str, *, session_users: bool) -> str
     root: list[str] = []
     for contract in ALL:
         name = contract.bus_name
-        default += [_deny(own=name), _deny(send_destination=name)]
+        default += [_deny(own=name), _deny(send_destination=name), _no_signals(name)]
         default += _members(name, methods_for(contract, ANYONE))
         appliance += [_allow(own=name), *_sends(name, [name, INTROSPECTABLE, PROPERTIES, PEER])]
-        root += _sends(name, [INTROSPECTABLE, PEER]) + _members(
-            name, methods_for(contract, OPERATOR)
-        )
+        appliance.append(_signals(name))
+        root += [
+            *_sends(name, [INTROSPECTABLE, PEER]),
+            *_members(name, methods_for(contract, OPERATOR)),
+            _signals(name),
+        ]
     # The appliance user's own processes (the CLI) are also reached by replies: that is
     # what send_requested_reply above gives. Later <policy> elements win over earlier ones.
     return (
