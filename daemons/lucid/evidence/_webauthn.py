@@ -26,9 +26,9 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from lucid.evidence import _fields as f
+from lucid.evidence.ed25519 import Ed25519Rejected, verify_ed25519
 from lucid.evidence.errors import FormatError, VerificationError
 
 __all__ = ["WebAuthnAssertion", "b64u", "from_b64u", "verify_assertion"]
@@ -218,13 +218,10 @@ def _check_signature(public_key: bytes, signature: bytes, signed: bytes) -> None
                 raise _fail("public_key", "not a point on P-256") from None
             ec_key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
         elif (kty, alg, crv) == (_KTY_OKP, _ALG_EDDSA, _CRV_ED25519):
-            if len(x) != 32:
-                raise _fail("public_key", "an Ed25519 key must be 32 bytes")
             try:
-                ed_key = Ed25519PublicKey.from_public_bytes(x)
-            except ValueError:
-                raise _fail("public_key", "not an Ed25519 public key") from None
-            ed_key.verify(signature, signed)
+                verify_ed25519(x, signed, signature)
+            except Ed25519Rejected as err:
+                raise _fail(err.part, err.reason) from None
         else:
             raise _fail(
                 "public_key",

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import blake3
-import nacl.exceptions
-import nacl.signing
 
 from lucid.evidence import _fields as f
 from lucid.evidence._anchor_chain import (
@@ -49,6 +47,7 @@ from lucid.evidence._anchor_chain import (
     verify_online,
 )
 from lucid.evidence.canonical import canonical_json, parse_json
+from lucid.evidence.ed25519 import Ed25519Rejected, verify_ed25519
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import inclusion_proof, root, verify_inclusion
@@ -242,11 +241,10 @@ class AnchorProof:
                 f"of {self.batch_size}) to batch_root {self.batch_root.hex()}",
             )
         try:
-            nacl.signing.VerifyKey(manifest.device.ed25519).verify(
-                binding_message(self.device), self.binding
-            )
-        except nacl.exceptions.BadSignatureError:
+            verify_ed25519(manifest.device.ed25519, binding_message(self.device), self.binding)
+        except Ed25519Rejected as err:
             raise VerificationError(
                 "anchor.binding",
-                f"anchor.binding: device {self.device} is not bound to the manifest's signing key",
+                f"anchor.binding: device {self.device} is not bound to the manifest's signing "
+                f"key ({err})",
             ) from None

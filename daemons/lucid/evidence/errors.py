@@ -5,6 +5,8 @@ Every error this package raises on purpose descends from one root::
     EvidenceError
     ├── FormatError           input is malformed, foreign or truncated
     ├── VerificationError     well-formed input whose cryptographic check fails (.item)
+    ├── Ed25519Rejected       (lucid.evidence.ed25519) a key or signature fails the strict
+    │                         Ed25519 rule; callers turn it into a VerificationError
     ├── DecryptionError       a chunk or a wrapped data key does not open (.item)
     ├── KeyFileError          a recipient key file is missing or unusable
     ├── NotARecipientError    the key is not among a session's recipients

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import nacl.exceptions
-import nacl.signing
-
 from lucid.evidence import _fields as f
 from lucid.evidence.canonical import canonical_json, parse_json
+from lucid.evidence.ed25519 import Ed25519Rejected, verify_ed25519
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.limits import MAX_MANIFEST_SIZE, MAX_MANIFEST_TOKENS
 from lucid.evidence.manifest import Manifest
@@ -45,14 +43,6 @@ def signing_message(manifest: Manifest) -> bytes:
         ``b"lucid.manifest.v1\\x00" + canonical_json(manifest.to_dict())``.
     """
     return SIGNING_CONTEXT + canonical_json(manifest.to_dict())
-
-
-def _check(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    try:
-        nacl.signing.VerifyKey(public_key).verify(message, signature)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -94,20 +84,26 @@ class SignedManifest:
 
         Raises:
             VerificationError: ``signature.public_key`` differs from
-                ``manifest.device.ed25519``, or the signature does not verify
-                (item ``"manifest.signature"``).
+                ``manifest.device.ed25519``, or the signature does not verify under
+                the strict rule of `lucid.evidence.ed25519` (item ``"manifest.signature"``).
         """
         if self.public_key != self.manifest.device.ed25519:
             raise VerificationError(
                 SIGNATURE_ITEM,
                 "manifest.signature: public_key differs from manifest.device.ed25519",
             )
-        if not _check(self.public_key, signing_message(self.manifest), self.signature):
+        try:
+            verify_ed25519(self.public_key, signing_message(self.manifest), self.signature)
+        except Ed25519Rejected as err:
+            if err.part == "public_key":
+                raise VerificationError(
+                    SIGNATURE_ITEM, f"manifest.signature: the device key is refused: {err.reason}"
+                ) from None
             raise VerificationError(
                 SIGNATURE_ITEM,
-                "manifest.signature: does not verify (the manifest was altered or signed "
+                f"manifest.signature: {err.reason} (the manifest was altered or signed "
                 "by another key)",
-            )
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""

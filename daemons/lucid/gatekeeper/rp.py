@@ -23,6 +23,7 @@ from webauthn import (
 )
 from webauthn.helpers import decode_credential_public_key
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.decode_credential_public_key import DecodedOKPPublicKey
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -32,6 +33,7 @@ from webauthn.helpers.structs import (
 )
 
 from lucid.evidence.approvals import Policy, b64u, from_b64u
+from lucid.evidence.ed25519 import Ed25519Rejected, check_public_key
 from lucid.evidence.errors import FormatError
 from lucid.runtime.errors import InvalidArgumentError
 
@@ -128,7 +130,8 @@ def verify_registration(
     """Check an attestation (``"none"`` or any py_webauthn knows) against the policy.
 
     Raises:
-        InvalidArgumentError: it does not verify, or uses another algorithm.
+        InvalidArgumentError: it does not verify, uses another algorithm, or carries an
+            Ed25519 key the strict rule refuses (`lucid.evidence.ed25519.check_public_key`).
     """
     try:
         verified = verify_registration_response(
@@ -141,9 +144,18 @@ def verify_registration(
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as err:
         raise InvalidArgumentError(f"passkey registration refused: {err}") from None
-    alg = int(decode_credential_public_key(verified.credential_public_key).alg)
+    decoded = decode_credential_public_key(verified.credential_public_key)
+    alg = int(decoded.alg)
     if alg not in ALGORITHMS:
         raise InvalidArgumentError(f"passkey registration refused: algorithm {alg} unsupported")
+    if isinstance(decoded, DecodedOKPPublicKey):
+        # py_webauthn (OpenSSL) accepts small-order Ed25519 keys, under which a forged
+        # signature verifies for any message; approval records are checked under the
+        # strict rule, so such a key must never be registered.
+        try:
+            check_public_key(decoded.x)
+        except Ed25519Rejected as err:
+            raise InvalidArgumentError(f"passkey registration refused: {err}") from None
     return NewCredential(
         verified.credential_id, verified.credential_public_key, alg, verified.sign_count
     )
