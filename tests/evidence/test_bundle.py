@@ -137,7 +137,7 @@ def test_truncated_everywhere(sample: Sample, tmp_path: Path) -> None:
 def test_trailing_garbage(sample: Sample, tmp_path: Path) -> None:
     bad = tmp_path / "bad.lucid"
     bad.write_bytes(sample.path.read_bytes() + b"hidden")
-    _not_a_bundle(bad, "unreadable data after member list")
+    _not_a_bundle(bad, "after the end-of-archive marker")
 
 
 def _rebuild(sample: Sample, tmp_path: Path, members: list[tuple[str, bytes]]) -> Path:
@@ -190,7 +190,7 @@ def test_pax_headers_rejected(sample: Sample, tmp_path: Path) -> None:
             tar.addfile(info, io.BytesIO(data))
     out = tmp_path / "pax.lucid"
     out.write_bytes(buf.getvalue())
-    _not_a_bundle(out, "pax headers")
+    _not_a_bundle(out, "member 1: type 'x' is a pax extended header")
 
 
 def test_header_checks(sample: Sample, tmp_path: Path) -> None:

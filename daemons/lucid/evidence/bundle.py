@@ -12,6 +12,10 @@ version's verifier: ``anchor.json`` and ``approvals/<name>``. Any other member i
 an error. Headers are deterministic (mtime = the manifest's ``ended_at``,
 uid/gid 0, mode 0644, empty user/group names), so equal content gives equal files.
 
+The container is strict POSIX ustar (`_ustar`, docs/evidence.md §9): no GNU or pax
+records, octal numbers, valid checksums, and only zero blocks up to the end of a
+10240-byte record after the end-of-archive marker; a lenient tar reader is not used.
+
 `open_bundle` checks the archive *structure* and parses the header and manifest;
 it does not check signatures, hashes or proofs (see `verify`), never extracts
 anything to disk, and does not write bundles (see `writer`).
@@ -26,12 +30,12 @@ from __future__ import annotations
 
 import os
 import re
-import tarfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from lucid.evidence import _fields as f
+from lucid.evidence._ustar import Member, read_members
 from lucid.evidence.canonical import parse_json
 from lucid.evidence.errors import FormatError
 from lucid.evidence.limits import (
@@ -66,8 +70,6 @@ PROOFS_MEMBER = "proofs.json"
 ANCHOR_MEMBER = "anchor.json"
 CHUNK_PREFIX = "chunks/"
 APPROVALS_PREFIX = "approvals/"
-MAX_TRAILER = 1024 * 1024
-"""Zero padding allowed after the last member (end-of-archive blocks plus record padding)."""
 
 _CHUNK_NAME = re.compile(r"chunks/([0-9a-f]{64})")
 _APPROVAL_NAME = re.compile(r"approvals/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
@@ -104,12 +106,10 @@ class Bundle:
         self,
         path: Path,
         fh: IO[bytes],
-        tar: tarfile.TarFile,
-        members: dict[str, tarfile.TarInfo],
+        members: dict[str, Member],
     ) -> None:
         self.path = path
         self._fh = fh
-        self._tar = tar
         self._members = members
         self.session = _parse_header(self._read(members[HEADER_MEMBER]))
         self.signed_manifest = SignedManifest.from_bytes(
@@ -167,11 +167,11 @@ class Bundle:
             FormatError: The member is cut short.
         """
         info = self._members[CHUNK_PREFIX + hash_hex]
-        member = self._tar.extractfile(info)
+        self._fh.seek(info.offset_data)
         hasher = leaf_hasher()
         remaining = info.size
         while remaining > 0:
-            block = b"" if member is None else member.read(min(READ_BLOCK, remaining))
+            block = self._fh.read(min(READ_BLOCK, remaining))
             if not block:
                 raise FormatError(f"{self.path}: member {info.name!r} is truncated")
             hasher.update(block)
@@ -191,9 +191,8 @@ class Bundle:
         info = self._members.get(ANCHOR_MEMBER)
         return None if info is None else self._read(info)
 
-    def _read(self, info: tarfile.TarInfo) -> bytes:
-        # Straight from the file, in one allocation of the member's (bounded) size:
-        # tarfile's own reader joins blocks, which holds the member twice.
+    def _read(self, info: Member) -> bytes:
+        # Straight from the file, in one allocation of the member's (bounded) size.
         self._fh.seek(info.offset_data)
         data = self._fh.read(info.size)
         if len(data) != info.size:
@@ -202,7 +201,6 @@ class Bundle:
 
     def close(self) -> None:
         """Close the underlying file."""
-        self._tar.close()
         self._fh.close()
 
     def __enter__(self) -> Bundle:
@@ -230,30 +228,13 @@ def _parse_header(data: bytes) -> str:
         raise FormatError(f"{HEADER_MEMBER}: {err}") from None
 
 
-def _headers(tar: tarfile.TarFile, where: str) -> list[tarfile.TarInfo]:
-    """Read the member headers, refusing more than `MAX_MEMBERS` before keeping them all."""
-    members: list[tarfile.TarInfo] = []
-    while (info := tar.next()) is not None:
-        members.append(info)
-        if len(members) > MAX_MEMBERS:
-            raise FormatError(
-                f"{where}: more than {MAX_MEMBERS} members (the format's limit: "
-                "3 fixed, anchor.json, approvals and chunks)"
-            )
-    return members
-
-
-def _scan(members: list[tarfile.TarInfo], where: str) -> dict[str, tarfile.TarInfo]:
-    """Check every member header; return them by name."""
-    found: dict[str, tarfile.TarInfo] = {}
+def _scan(members: list[Member], where: str) -> dict[str, Member]:
+    """Check every member's name, size and place; return them by name."""
+    found: dict[str, Member] = {}
     approvals = 0
     for info in members:
         name = info.name
         _check_name(name, where)
-        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or info.sparse is not None:
-            raise FormatError(f"{where}: member {name!r} is not a regular file")
-        if info.pax_headers:
-            raise FormatError(f"{where}: member {name!r} has pax headers (bundles are plain ustar)")
         if name in found:
             raise FormatError(f"{where}: duplicate member {name!r}")
         if name.startswith(CHUNK_PREFIX):
@@ -275,20 +256,12 @@ def _scan(members: list[tarfile.TarInfo], where: str) -> dict[str, tarfile.TarIn
     return found
 
 
-def _check_trailer(fh: IO[bytes], offset: int, where: str) -> None:
-    """After the last member: at least two zero blocks, only zeros, then end of file."""
-    fh.seek(offset)
-    rest = fh.read(MAX_TRAILER + 1)
-    if len(rest) < 1024:
-        raise FormatError(f"{where} is not a Lucid bundle (truncated: no end-of-archive marker)")
-    if len(rest) > MAX_TRAILER or rest.count(0) != len(rest):
-        raise FormatError(f"{where} is not a Lucid bundle (unreadable data after member list)")
-
-
 def open_bundle(path: str | os.PathLike[str]) -> Bundle:
     """Open a bundle and check its structure.
 
-    Checks: a complete ustar archive; only regular files; no absolute, ``..`` or
+    Checks: a complete, strict POSIX ustar archive (`_ustar`: checksums, magic and
+    version, octal numbers, no GNU or pax records, the end-of-archive rule); only
+    regular files; no absolute, ``..`` or
     unknown member names; no duplicates; ``lucid-bundle.json``, ``manifest.json``,
     ``proofs.json`` first; every member's size and the number of members within the
     format's limits (`limits`); header and manifest parse and name the same session.
@@ -297,7 +270,8 @@ def open_bundle(path: str | os.PathLike[str]) -> Bundle:
         path: The ``.lucid`` file.
 
     Raises:
-        FormatError: Not a tar archive, truncated, or any structural violation.
+        FormatError: Not a strict ustar archive, truncated, or any structural violation
+            (the message names the member and what is wrong with it).
         OSError: The file cannot be opened or read.
 
     Returns:
@@ -306,14 +280,8 @@ def open_bundle(path: str | os.PathLike[str]) -> Bundle:
     p = Path(path)
     fh = open(p, "rb")  # noqa: SIM115 - owned by the returned Bundle
     try:
-        try:
-            tar = tarfile.open(fileobj=fh, mode="r:")  # noqa: SIM115 - owned by the Bundle
-            members = _headers(tar, str(p))
-        except (tarfile.TarError, EOFError, ValueError, UnicodeError) as err:
-            reason = str(err) or type(err).__name__
-            raise FormatError(f"{p} is not a Lucid bundle ({reason})") from None
-        _check_trailer(fh, tar.offset, str(p))
-        bundle = Bundle(p, fh, tar, _scan(members, str(p)))
+        members = read_members(fh, str(p), MAX_MEMBERS)
+        bundle = Bundle(p, fh, _scan(members, str(p)))
     except BaseException:
         fh.close()
         raise
