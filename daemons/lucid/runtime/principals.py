@@ -25,11 +25,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from lucid.runtime.contracts import ALL, ANYONE, DAEMONS, OPERATOR, by_daemon
-from lucid.runtime.errors import NotAuthorizedError, UnavailableError
+from lucid.runtime.dbus_driver import driver_call
+from lucid.runtime.errors import BusError, NotAuthorizedError
 
 PER_DAEMON = "per-daemon"
 SHARED = "shared"
@@ -92,8 +92,8 @@ class Principals:
         uid = self._uids.get(sender)
         if uid is None:
             try:
-                uid = int(await self._ask("GetConnectionUnixUser", sender))
-            except UnavailableError as err:
+                uid = int(await driver_call(self.bus, "GetConnectionUnixUser", "s", [sender]))
+            except BusError as err:
                 raise NotAuthorizedError(f"cannot tell who {sender} is: {err}") from err
             self._uids.remember(sender, uid)
         return Identity(uid)
@@ -120,8 +120,8 @@ class Principals:
         if key in self._owned:
             return True
         try:
-            owner = await self._ask("GetNameOwner", name)
-        except (UnavailableError, NotAuthorizedError):
+            owner = await driver_call(self.bus, "GetNameOwner", "s", [name])
+        except BusError:  # NameHasNoOwner: nobody owns it right now
             return False
         if owner != sender:
             return False
@@ -153,19 +153,3 @@ class Principals:
                     return contract.daemon
         allowed = ", ".join("any Lucid daemon" if c == DAEMONS else c for c in callers)
         raise NotAuthorizedError(f"only {allowed} may call {member} (caller: {identity.user})")
-
-    async def _ask(self, member: str, arg: str) -> Any:
-        reply = await self.bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member=member,
-                signature="s",
-                body=[arg],
-            )
-        )
-        if reply is None or reply.message_type == MessageType.ERROR:
-            text = reply.body[0] if reply and reply.body else "no reply"
-            raise UnavailableError(f"{member}({arg}): {text}")
-        return reply.body[0]
