@@ -14,8 +14,7 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,64 +29,28 @@ from lucid.runtime.contracts import (
     GATEKEEPER,
     RDP_GATE,
     TRON_NODE,
-    Contract,
+    by_daemon,
 )
 from lucid.runtime.errors import NotAuthorizedError
-from lucid.runtime.supervisor import PERMISSIVE_BUS_CONFIG, start_private_bus
 from tests.conftest import LucidEnv
-from tests.runtime.test_callers import NOBODY, PROBE, probe
+from tests.runtime.probes import NOBODY, PROBE, bus_in, probe, spec
 
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 NOT_AUTHORIZED = NotAuthorizedError.name
 SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
 
 
-def spec(contract: Contract, member: str) -> dict[str, str]:
-    return {
-        "destination": contract.bus_name,
-        "path": contract.path,
-        "interface": contract.interface,
-        "member": member,
-        "signature": contract.methods[member].in_signature,
-    }
-
-
-def by_name(daemon: str) -> Contract:
-    return next(c for c in ALL if c.daemon == daemon)
-
-
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lucid-appbus-"))
-    os.chmod(path, 0o755)  # nobody reaches the bus socket in here
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-async def _bus(directory: Path, **kwargs: object) -> AsyncIterator[str]:
-    proc, address = await start_private_bus(directory / "bus", **kwargs)  # type: ignore[arg-type]  # keyword arguments of start_private_bus
-    yield address
-    proc.terminate()
-    await proc.wait()
-
-
 @pytest.fixture
 async def rdp_bus(open_dir: Path) -> AsyncIterator[str]:
     """``lucid up --rdp-port``'s bus: session users may connect."""
-    async for address in _bus(open_dir, session_users=True):
+    async for address in bus_in(open_dir, session_users=True):
         yield address
 
 
 @pytest.fixture
 async def local_bus(open_dir: Path) -> AsyncIterator[str]:
     """``lucid up``'s bus without the RDP host."""
-    async for address in _bus(open_dir):
-        yield address
-
-
-@pytest.fixture
-async def lax_bus(open_dir: Path) -> AsyncIterator[str]:
-    async for address in _bus(open_dir, config=PERMISSIVE_BUS_CONFIG):
+    async for address in bus_in(open_dir):
         yield address
 
 
@@ -104,7 +67,7 @@ async def _close(lucid: LucidEnv) -> None:
 
 
 async def test_without_the_rdp_host_other_users_cannot_even_connect(local_bus: str) -> None:
-    outcome = await probe(local_bus, NOBODY, [spec(by_name("walletd"), "GetIdentity")])
+    outcome = await probe(local_bus, NOBODY, [spec(by_daemon("walletd"), "GetIdentity")])
     assert outcome["calls"][0].startswith("connect:"), outcome
 
 
@@ -119,7 +82,7 @@ async def test_session_users_own_no_lucid_name_and_call_only_public_methods(
             assert outcome["own"] == ACCESS_DENIED, contract.bus_name
         await lucid.sets[0].kill("encryptor", signal.SIGKILL)
         outcome = await probe(
-            rdp_bus, NOBODY, [spec(by_name("walletd"), "OpenDataKey")], own=ENCRYPTOR.bus_name
+            rdp_bus, NOBODY, [spec(by_daemon("walletd"), "OpenDataKey")], own=ENCRYPTOR.bus_name
         )
         assert outcome == {"own": ACCESS_DENIED, "calls": [ACCESS_DENIED]}
         for contract in ALL:
@@ -144,8 +107,8 @@ async def test_daemons_refuse_squatters_and_strangers_themselves(
         tmp_path, lax_bus, "walletd", "gatekeeper", "recorder", "chunker", "encryptor", "merkle"
     )
     try:
-        walletd, gatekeeper = by_name("walletd"), by_name("gatekeeper")
-        recorder, merkle = by_name("recorder"), by_name("merkle")
+        walletd, gatekeeper = by_daemon("walletd"), by_daemon("gatekeeper")
+        recorder, merkle = by_daemon("recorder"), by_daemon("merkle")
         # tron-node is not running: a stranger takes its name and asks for a TRX transfer.
         outcome = await probe(
             lax_bus, NOBODY, [spec(walletd, "SignTronTransaction")], own=TRON_NODE.bus_name

@@ -10,18 +10,11 @@ is in test_appliance_bus.py.)
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import shutil
-import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from dbus_fast import Message, MessageType
+from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from lucid.encryptor.client import EncryptorClient
@@ -29,11 +22,9 @@ from lucid.runtime.bus import Caller, ContractService, connect
 from lucid.runtime.contracts import ALL, ANYONE, DAEMONS, OPERATOR, Contract
 from lucid.runtime.errors import ConflictError, NotAuthorizedError
 from lucid.runtime.principals import PER_DAEMON, SHARED, Principals
-from lucid.runtime.supervisor import PERMISSIVE_BUS_CONFIG, start_private_bus
-from tests.runtime.caller_probe import placeholder
+from tests.runtime.caller_probe import call
+from tests.runtime.probes import NOBODY, probe, spec
 
-PROBE = Path(__file__).with_name("caller_probe.py")
-NOBODY = 65534
 NOT_AUTHORIZED = NotAuthorizedError.name
 REACHED = ConflictError.name  # what the stand-in handlers answer
 
@@ -56,32 +47,7 @@ def stand_in(contract: Contract, ran: list[str]) -> type[ContractService]:
 
 
 def calls_of(contract: Contract, destination: str) -> list[dict[str, str]]:
-    return [
-        {
-            "destination": destination,
-            "path": contract.path,
-            "interface": contract.interface,
-            "member": m.name,
-            "signature": m.in_signature,
-        }
-        for m in contract.methods.values()
-    ]
-
-
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lucid-callers-"))
-    os.chmod(path, 0o755)  # nobody reaches the bus socket in here
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-async def lax_bus(open_dir: Path) -> AsyncIterator[str]:
-    proc, address = await start_private_bus(open_dir / "bus", config=PERMISSIVE_BUS_CONFIG)
-    yield address
-    proc.terminate()
-    await proc.wait()
+    return [spec(contract, m, destination) for m in contract.methods]
 
 
 class StandIns:
@@ -109,67 +75,23 @@ class StandIns:
             bus.disconnect()
 
 
-@pytest.fixture
-async def shared(lax_bus: str) -> AsyncIterator[StandIns]:
-    services = StandIns(lax_bus, SHARED)
+async def _stand_ins(address: str, layout: str) -> AsyncIterator[StandIns]:
+    services = StandIns(address, layout)
     await services.start()
     yield services
     services.close()
+
+
+@pytest.fixture
+async def shared(lax_bus: str) -> AsyncIterator[StandIns]:
+    async for services in _stand_ins(lax_bus, SHARED):
+        yield services
 
 
 @pytest.fixture
 async def per_daemon(lax_bus: str) -> AsyncIterator[StandIns]:
-    services = StandIns(lax_bus, PER_DAEMON)
-    await services.start()
-    yield services
-    services.close()
-
-
-async def probe(
-    address: str, uid: int, calls: list[dict[str, str]], own: str = ""
-) -> dict[str, Any]:
-    """Run caller_probe.py as ``uid`` (asynchronously: the services answer on this loop)."""
-    root = Path(__file__).resolve().parents[2]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PROBE),
-        address,
-        str(uid),
-        json.dumps(calls),
-        *(["--own", own] if own else []),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=root,
-        env=os.environ | {"PYTHONPATH": str(root)},
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, stderr.decode()
-    outcome: dict[str, Any] = json.loads(stdout)
-    return outcome
-
-
-async def call_as(bus: MessageBus, spec: dict[str, str]) -> str:
-    fds: list[int] = []
-    from dbus_fast.signature import SignatureTree
-
-    body = [placeholder(t, fds) for t in SignatureTree(spec["signature"]).types]
-    try:
-        reply = await bus.call(
-            Message(
-                destination=spec["destination"],
-                path=spec["path"],
-                interface=spec["interface"],
-                member=spec["member"],
-                signature=spec["signature"],
-                body=body,
-                unix_fds=fds,
-            )
-        )
-    finally:
-        for fd in fds:
-            os.close(fd)
-    assert reply is not None
-    return reply.error_name or "ok" if reply.message_type == MessageType.ERROR else "ok"
+    async for services in _stand_ins(lax_bus, PER_DAEMON):
+        yield services
 
 
 def expected(callers: tuple[str, ...], allowed: bool) -> str:
@@ -232,7 +154,7 @@ async def test_same_user_without_or_with_another_daemons_name(
         console = OPERATOR in method.callers or ANYONE in method.callers
         bare = await connect(shared.address)
         try:
-            got = await call_as(bare, specs[method.name])
+            got = await call(bare, specs[method.name])
             assert got == expected(method.callers, console), f"{method.name} as the console"
         finally:
             bare.disconnect()
@@ -240,7 +162,7 @@ async def test_same_user_without_or_with_another_daemons_name(
         wrong = await connect(shared.address)
         try:
             await wrong.request_name(others[0].bus_name)
-            got = await call_as(wrong, specs[method.name])
+            got = await call(wrong, specs[method.name])
             allowed = console or DAEMONS in method.callers
             assert got == expected(method.callers, allowed), f"{method.name} as {others[0].daemon}"
         finally:
@@ -249,7 +171,7 @@ async def test_same_user_without_or_with_another_daemons_name(
             right = await connect(shared.address)
             try:
                 await right.request_name(next(c for c in ALL if c.daemon == daemon).bus_name)
-                assert await call_as(right, specs[method.name]) == REACHED, method.name
+                assert await call(right, specs[method.name]) == REACHED, method.name
                 assert shared.ran[-1] == f"{contract.daemon}.{method.name} as {daemon}"
             finally:
                 right.disconnect()
@@ -263,8 +185,8 @@ async def test_per_daemon_users_that_do_not_exist_match_no_one(per_daemon: Stand
     encryptor = await connect(per_daemon.address)
     try:
         await encryptor.request_name("io.lucid.Encryptor1")
-        assert await call_as(encryptor, specs["OpenDataKey"]) == NOT_AUTHORIZED
-        assert await call_as(encryptor, specs["GetIdentity"]) == REACHED  # root: the console
+        assert await call(encryptor, specs["OpenDataKey"]) == NOT_AUTHORIZED
+        assert await call(encryptor, specs["GetIdentity"]) == REACHED  # root: the console
     finally:
         encryptor.disconnect()
     outcome = await probe(per_daemon.address, NOBODY, [specs["GetIdentity"]])
