@@ -24,34 +24,41 @@ while slow clients dribble headers (slowloris) and bodies. Then it checks: the p
 503 ("busy"); guesses evaluated (403/401) stayed within the rate limits; the slow clients
 were closed by the server; and admin-ui's peak RSS (``VmHWM`` in ``/proc/<pid>/status``)
 stayed within ``MEMORY_BOUND_MB`` of its RSS before the floods. Exit status 0 when all hold.
+The floods themselves (and the clients they send from) are in ``tests/admin_ui/floods.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-
-from lucid.evidence.softpasskey import SoftPasskey
 from lucid.runtime.config import AdminUiConfig
+from tests.admin_ui.floods import (
+    ACCOUNT,
+    GUARD_S,
+    Target,
+    burst,
+    client,
+    malformed,
+    onboard,
+    open_streams,
+    right_logins,
+    slow_client,
+    status,
+    wrong_enrollments,
+)
+
+__all__ = ["MEMORY_BOUND_MB", "Counts", "Limits", "Report", "Target", "main", "replay"]
 
 #: Peak RSS over the RSS before the floods: two Argon2 slots (64 MiB each) and the rest.
 #: Before the fix, six hashes at once (Python's thread pool on two cores) took ~384 MiB.
 MEMORY_BOUND_MB = 200
-GUARD_S = 120.0  # only keeps a broken server from hanging the run
-ACCOUNT = "owner"
-PASSWORD = "flood owner password"
-HASH_USERS = 6  # accounts that log in right all at once, ...
-HASH_ADDRESS = 20  # ... each from its own address, 127.0.0.20 and up
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,6 @@ class Limits:
     @classmethod
     def of(cls, cfg: AdminUiConfig) -> Limits:
         return cls(cfg.login_attempts, cfg.login_attempts_all, cfg.max_streams_per_login)
-
-
-@dataclass(frozen=True)
-class Target:
-    base: str  # where to connect: http://127.0.0.1:PORT
-    origin: str  # the page's origin: http://localhost:PORT
-    pid: int  # admin-ui's process (for its memory)
-    setup_code: str  # the device's setup code (the device has no owner yet)
 
 
 @dataclass
@@ -152,138 +151,6 @@ def memory_mb(pid: int, field_name: str) -> float:
     raise RuntimeError(f"no {field_name} in /proc/{pid}/status")
 
 
-def client(address: int = 1) -> aiohttp.ClientSession:
-    """A client from loopback address 127.0.0.<address>, with no cap on its connections."""
-    connector = aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{address}", 0))
-    timeout = aiohttp.ClientTimeout(total=GUARD_S)
-    return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-
-
-async def _status(
-    http: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], body: Any
-) -> int:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = headers | {"Content-Type": "application/json"}
-    try:
-        async with http.request(method, url, data=data, headers=headers) as resp:
-            await resp.read()
-            return resp.status
-    except aiohttp.ClientError:
-        return 0  # the connection was refused or cut: counted as 0
-
-
-async def burst(
-    http: aiohttp.ClientSession, t: Target, method: str, path: str, bodies: list[Any]
-) -> Counter[int]:
-    """Send every body at once; count the answers by status."""
-    headers = {"Origin": t.origin}
-    return Counter(
-        await asyncio.gather(*(_status(http, method, t.base + path, headers, b) for b in bodies))
-    )
-
-
-async def malformed(t: Target, n: int) -> Counter[int]:
-    """``n`` requests aiohttp cannot parse (its own 400s); count the answers' statuses."""
-
-    async def one() -> int:
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(t))
-        try:
-            writer.write(b"NOT A REQUEST LINE\r\n\r\n")
-            answer = await asyncio.wait_for(reader.readuntil(b"\r\n"), GUARD_S)
-            return int(answer.split(b" ", 2)[1])
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return 0  # closed without an answer
-        finally:
-            writer.close()
-
-    return Counter(await asyncio.gather(*(one() for _ in range(n))))
-
-
-def _port(t: Target) -> int:
-    return int(t.base.rsplit(":", 1)[1])
-
-
-async def slow_client(t: Target, body: bool, stop: asyncio.Event) -> bool:
-    """Dribble a request (headers, or a body after full headers) until the server closes the
-    connection (True) or ``stop`` is set (False)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", _port(t))
-    head = f"POST /api/login HTTP/1.1\r\nHost: localhost\r\nOrigin: {t.origin}\r\n"
-    if body:
-        head += "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-    writer.write(head.encode())
-    closed = asyncio.ensure_future(reader.read())  # answers (408) and EOF, or nothing
-    try:
-        n = 0
-        while not stop.is_set():
-            done, _ = await asyncio.wait({closed}, timeout=0.5)
-            if done:
-                return True
-            n += 1
-            writer.write(b" " if body else f"X-Slow-{n}: y\r\n".encode())
-        return False
-    except ConnectionError:
-        return True
-    finally:
-        closed.cancel()
-        writer.close()
-
-
-async def onboard(http: aiohttp.ClientSession, t: Target) -> str:
-    """Claim the device as ``ACCOUNT``; return the login's CSRF token (cookie kept in ``http``)."""
-    headers = {"Origin": t.origin}
-    body = {"account": ACCOUNT, "setup_code": t.setup_code, "password": PASSWORD}
-    async with http.post(t.base + "/api/setup", json=body, headers=headers) as resp:
-        begun = await resp.json()
-        if resp.status != 200:
-            raise RuntimeError(f"setup: {resp.status} {begun}")
-    credential = SoftPasskey.generate().register(begun["publicKey"], t.origin)
-    async with http.post(
-        f"{t.base}/api/setup/{begun['flow']}", json=credential, headers=headers
-    ) as resp:
-        result = await resp.json()
-        if resp.status != 201:
-            raise RuntimeError(f"setup: {resp.status} {result}")
-    return str(result["csrf"])
-
-
-async def invite_and_enroll(owner: aiohttp.ClientSession, t: Target, csrf: str, user: str) -> None:
-    """The owner invites ``user`` (viewer), who enrolls with ``PASSWORD``."""
-    headers = {"Origin": t.origin, "X-CSRF-Token": csrf}
-    invite = {"account": user, "role": "viewer"}
-    async with owner.post(t.base + "/api/accounts", json=invite, headers=headers) as resp:
-        invitation = await resp.json()
-        if resp.status != 201:
-            raise RuntimeError(f"invite: {resp.status} {invitation}")
-    async with client(HASH_ADDRESS - 1) as http:
-        body = {"account": user, "code": invitation["code"], "password": PASSWORD}
-        async with http.post(t.base + "/api/enroll", json=body, headers=headers) as resp:
-            if resp.status != 201:
-                raise RuntimeError(f"enroll: {resp.status} {await resp.text()}")
-
-
-async def open_streams(http: aiohttp.ClientSession, t: Target, n: int) -> Counter[int]:
-    """Open ``n`` event streams with ``http``'s login at once, then close them all."""
-    opened: list[aiohttp.ClientResponse] = []
-
-    async def one() -> int:
-        try:
-            resp = await http.get(t.base + "/api/events")
-        except aiohttp.ClientError:
-            return 0
-        opened.append(resp)
-        if resp.status == 200:
-            await resp.content.readuntil(b"\n\n")  # the stream really started
-        return resp.status
-
-    try:
-        return Counter(await asyncio.gather(*(one() for _ in range(n))))
-    finally:
-        for resp in opened:
-            resp.close()
-
-
 async def replay(t: Target, counts: Counts, log: Callable[[str], None] = print) -> Report:
     """Run every flood against ``t``; the device must not have an owner yet."""
     report = Report(rss_before_mb=memory_mb(t.pid, "VmRSS"))
@@ -310,50 +177,17 @@ async def replay(t: Target, counts: Counts, log: Callable[[str], None] = print) 
             return Counter({201: 1})
 
         phases.append(("owner claims the device", claim))
-
-        async def right_logins() -> Counter[int]:
-            # Several people (each their own account and address, so that the rate limit,
-            # which counts logins in flight, lets more through) log in right, many times.
-            users = [f"user{n}" for n in range(HASH_USERS)]
-            for user in users:
-                await invite_and_enroll(owner, t, csrf, user)
-            spread = [users[n % HASH_USERS] for n in range(counts.right_logins)]
-            clients = [client(HASH_ADDRESS + n) for n in range(HASH_USERS)]
-            try:
-                statuses = await asyncio.gather(
-                    *(
-                        burst(
-                            clients[n],
-                            t,
-                            "POST",
-                            "/api/login",
-                            [{"account": u, "password": PASSWORD} for u in spread if u == user],
-                        )
-                        for n, user in enumerate(users)
-                    )
-                )
-            finally:
-                for http in clients:
-                    await http.close()
-            return sum(statuses, Counter())
-
-        phases.append(("right logins (hashing)", right_logins))
+        phases.append(
+            ("right logins (hashing)", lambda: right_logins(owner, t, csrf, counts.right_logins))
+        )
         wrong = [{"account": ACCOUNT, "password": "not the password"}] * counts.logins
         phases.append(("wrong logins", lambda: burst(attackers[1], t, "POST", "/api/login", wrong)))
-
-        async def enrollments() -> Counter[int]:
-            headers = {"Origin": t.origin, "X-CSRF-Token": csrf}
-            invite = {"account": "invited", "role": "viewer"}
-            async with owner.post(t.base + "/api/accounts", json=invite, headers=headers) as resp:
-                if resp.status != 201:
-                    raise RuntimeError(f"invite: {resp.status} {await resp.text()}")
-            bodies = [
-                {"account": "invited", "code": f"guess-{n}", "password": "a long password here"}
-                for n in range(counts.enrollments)
-            ]
-            return await burst(attackers[2], t, "POST", "/api/enroll", bodies)
-
-        phases.append(("wrong enrollments", enrollments))
+        phases.append(
+            (
+                "wrong enrollments",
+                lambda: wrong_enrollments(owner, attackers[2], t, csrf, counts.enrollments),
+            )
+        )
         n = counts.router_errors
         phases.append(
             ("404 bursts", lambda: burst(attackers[3], t, "GET", "/api/no-such-thing", [b""] * n))
@@ -375,10 +209,8 @@ async def replay(t: Target, counts: Counts, log: Callable[[str], None] = print) 
         report.slow_closed = sum(1 for task in done if task.result())
         stop.set()
         async with client(1) as fresh:
-            report.answers_after = (
-                await _status(fresh, "GET", t.base + "/api/setup", {}, b"") == 200
-            )
-        report.login_works_after = await _status(owner, "GET", t.base + "/api/me", {}, b"") == 200
+            report.answers_after = await status(fresh, "GET", t.base + "/api/setup", {}, b"") == 200
+        report.login_works_after = await status(owner, "GET", t.base + "/api/me", {}, b"") == 200
         report.peak_mb = memory_mb(t.pid, "VmHWM")
         report.rss_after_mb = memory_mb(t.pid, "VmRSS")
         return report
