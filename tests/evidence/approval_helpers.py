@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lucid.evidence import (
     DEFAULT_POLICY,
@@ -30,6 +31,9 @@ T0 = datetime(2026, 11, 22, 2, 15, 0, tzinfo=UTC)
 SCOPE = Scope(ttl_s=3600, max_duration_s=3600, clipboard=True, file_transfer=False, drives=False)
 BIG = Scope(ttl_s=7200, max_duration_s=7200, clipboard=True, file_transfer=True, drives=True)
 SESSION = "s1"
+DEVICE_SEED = bytes([7]) * 32
+DEVICE = Ed25519PrivateKey.from_private_bytes(DEVICE_SEED).public_key().public_bytes_raw()
+"""The device whose approvals these are (a real Ed25519 key; seed ``07`` x 32)."""
 
 
 def fails(check: Callable[[], object], item: str) -> str:
@@ -54,6 +58,11 @@ def at(seconds: float) -> str:
     return utc_timestamp(T0 + timedelta(seconds=seconds))
 
 
+CONTEXT = (DEVICE, at(30), at(90))
+"""``SessionPolicy.verify``'s manifest context: device key, started_at, ended_at (a minute
+of recording half a minute after `make_grant`'s approval)."""
+
+
 def make_request(session: str, user: str = "bob", target: str = "root") -> Request:
     return Request(
         id=session,
@@ -76,10 +85,19 @@ def passkey_record(
     user_verified: bool = True,
     issued_at: str | None = None,
     nonce: bytes | None = None,
+    device: bytes = DEVICE,
 ) -> ApprovalRecord:
     """An approval by `account`, signed by `key` through the browser-shaped JSON."""
     document = approval_document(
-        request, "approve", scope, policy, account, "passkey", issued_at or at(20), nonce
+        request,
+        "approve",
+        scope,
+        policy,
+        account,
+        "passkey",
+        issued_at or at(20),
+        nonce,
+        device=device,
     )
     options = {"challenge": b64u(approval_challenge(document)), "rpId": policy.rp_id}
     credential = key.assert_(options, origin, user_verified=user_verified)
@@ -92,7 +110,9 @@ def passkey_record(
 def password_record(
     request: Request, account: str, *, policy: Policy = DEFAULT_POLICY
 ) -> ApprovalRecord:
-    document = approval_document(request, "approve", SCOPE, policy, account, "password", at(20))
+    document = approval_document(
+        request, "approve", SCOPE, policy, account, "password", at(20), device=DEVICE
+    )
     return ApprovalRecord(document=document, webauthn=None, verified_at=at(21))
 
 

@@ -37,7 +37,7 @@ from lucid.evidence import (
     write_bundle,
 )
 from lucid.evidence.manifest import Compression, StreamKind
-from tests.evidence.approval_helpers import session_policy
+from tests.evidence.approval_helpers import DEVICE_SEED, session_policy
 
 SESSION = "s-2026-11-22.0215"
 STARTED = datetime(2026, 11, 22, 2, 15, 30, 123000, tzinfo=UTC)
@@ -84,7 +84,7 @@ def make_sample(
     """
     if layout is None:
         layout = {"video.0": [5000, 3000, 4000], "video.1": [2500, 100], "audit": [300, 0]}
-    device = nacl.signing.SigningKey.generate()
+    device = nacl.signing.SigningKey(DEVICE_SEED)  # the device the approvals name
     device_x = RecipientKey.generate()
     recipient = RecipientKey.generate()
     other = RecipientKey.generate()

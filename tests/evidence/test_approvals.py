@@ -30,6 +30,7 @@ from lucid.evidence import (
 from lucid.evidence.approvals import b64u, from_b64u
 from tests.evidence.approval_helpers import (
     BIG,
+    DEVICE,
     SCOPE,
     SESSION,
     at,
@@ -153,7 +154,8 @@ _A0 = ("approvals", 0)
         ((*_A0, "webauthn"), None, "policy.approvals[0].webauthn: required for a passkey"),
         ((*_A0, "document", "nonce"), "00" * 8, "document.nonce: expected 32 lowercase hex"),
         ((*_A0, "document", "format"), "x", "policy.approvals[0].document.format: 'x' is not"),
-        ((*_A0, "document", "version"), 2, "policy.approvals[0].document.version: unsupported"),
+        ((*_A0, "document", "version"), 1, "policy.approvals[0].document.version: unsupported"),
+        ((*_A0, "document", "device"), "ab" * 31, "policy.approvals[0].document.device"),
         ((*_A0, "document", "decision"), "maybe", "document.decision: 'maybe' is not one of"),
         ((*_A0, "document", "approver", "method"), "sms", "approver.method: 'sms' is not one"),
         ((*_A0, "document", "policy", "hash"), "00", "document.policy.hash: expected 64"),
@@ -197,12 +199,14 @@ def test_b64u() -> None:
 
 def test_approval_document_and_challenge() -> None:
     request = make_request(SESSION)
-    doc = approval_document(request, "deny", SCOPE, DEFAULT_POLICY, "alice", "password", at(5))
+    args = (request, "deny", SCOPE, DEFAULT_POLICY, "alice", "password", at(5))
+    doc = approval_document(*args, device=DEVICE)
+    assert doc["version"] == 2 and doc["device"] == DEVICE.hex()
     assert doc["policy"] == {"version": 1, "hash": policy_hash(DEFAULT_POLICY).hex()}
     assert doc["request"] == request.to_dict() and len(doc["nonce"]) == 32
-    again = approval_document(request, "deny", SCOPE, DEFAULT_POLICY, "alice", "password", at(5))
+    again = approval_document(*args, device=DEVICE)
     assert again["nonce"] != doc["nonce"]  # fresh nonce, so a fresh challenge
-    expected = hashlib.sha256(b"lucid.approval.v1\x00" + canonical_json(doc)).digest()
+    expected = hashlib.sha256(b"lucid.approval.v2\x00" + canonical_json(doc)).digest()
     assert approval_challenge(doc) == expected and len(expected) == 32
     assert approval_challenge(again) != expected
 
@@ -215,6 +219,7 @@ def test_approval_document_and_challenge() -> None:
         {"account": ""},
         {"nonce": b"\x00" * 8},
         {"issued_at": "now"},
+        {"device": b"\x01" * 31},
     ],
 )
 def test_approval_document_misuse(kwargs: dict[str, Any]) -> None:
@@ -227,6 +232,7 @@ def test_approval_document_misuse(kwargs: dict[str, Any]) -> None:
         "method": "passkey",
         "issued_at": at(1),
         "nonce": None,
+        "device": DEVICE,
     }
     args.update(kwargs)
     with pytest.raises(ValueError, match=r"invalid approval document"):

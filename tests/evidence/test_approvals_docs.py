@@ -24,6 +24,10 @@ from lucid.evidence import (
     policy_hash,
 )
 from lucid.evidence.approvals import b64u
+from tests.evidence.approval_helpers import DEVICE
+
+CONTEXT = (DEVICE, "2026-11-22T02:15:30.000Z", "2026-11-22T02:45:00.000Z")
+"""The example session: device key (seed ``07`` x 32) and half an hour of recording."""
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
 
@@ -54,6 +58,7 @@ def _example() -> tuple[SessionPolicy, SoftPasskey, bytes]:
         "passkey",
         "2026-11-22T02:15:20.000Z",
         b"\x04" * 16,
+        device=DEVICE,
     )
     challenge = approval_challenge(document)
     key = SoftPasskey("Ed25519", b"\x03" * 32, b"\x05" * 16)
@@ -70,9 +75,9 @@ def _example() -> tuple[SessionPolicy, SoftPasskey, bytes]:
 
 def test_example_verifies_for_its_session_only() -> None:
     parsed = SessionPolicy.from_dict(_block())
-    parsed.verify("s1")
+    parsed.verify("s1", *CONTEXT)
     with pytest.raises(VerificationError) as err:
-        parsed.verify("s2")
+        parsed.verify("s2", *CONTEXT)
     assert err.value.item == "policy.request.id"
 
 

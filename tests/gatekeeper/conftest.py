@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from dbus_fast.aio import MessageBus
 
+from lucid.evidence.approvals import SessionPolicy
 from lucid.evidence.softpasskey import SoftPasskey, SoftPasskeyAlg
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.runtime.bus import connect
+from lucid.walletd.client import WalletdClient
 from tests.conftest import LucidEnv
 
 ORIGIN = "http://localhost"
@@ -108,3 +110,13 @@ async def set_policy(admin: GatekeeperClient, **changes: Any) -> dict[str, Any]:
     policy |= changes
     await admin.set_policy(policy)
     return dict(json.loads((await admin.get_policy())[0]))
+
+
+async def verified_policy(bus: MessageBus, merkle: GatekeeperClient, session: str) -> SessionPolicy:
+    """The session policy merkle would seal for ``session``, checked as ``lucid verify`` does
+    for a recording on this device (walletd's key) that started when the grant was made."""
+    policy = SessionPolicy.from_dict(json.loads(await merkle.get_session_policy(session)))
+    device = bytes.fromhex((await WalletdClient(bus).get_identity())["ed25519"])
+    start = policy.grant.approved_at
+    policy.verify(session, device, start, start)
+    return policy

@@ -7,7 +7,6 @@ import json
 import pytest
 from dbus_fast.aio import MessageBus
 
-from lucid.evidence.approvals import SessionPolicy
 from lucid.evidence.softpasskey import SoftPasskeyAlg
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.runtime.errors import (
@@ -25,6 +24,7 @@ from tests.gatekeeper.conftest import (
     owner,
     request,
     set_policy,
+    verified_policy,
 )
 
 
@@ -34,7 +34,7 @@ async def test_default_deny(
     merkle: GatekeeperClient,
     recorder: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     await owner(gk, gatekeeper_env)
     assert await request(gk, "s1") == "s1"
@@ -67,7 +67,7 @@ async def test_passkey_approval_makes_a_verifiable_session_policy(
     merkle: GatekeeperClient,
     recorder: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = await owner(gk, gatekeeper_env, alg)
     await request(gk, "s1", clipboard=True, file_transfer=True)
@@ -76,8 +76,7 @@ async def test_passkey_approval_makes_a_verifiable_session_policy(
     grant = await gk.get_grant("s1")
     assert grant["state"] == "approved" and grant["expires_at"] and not grant["max_end_at"]
     assert json.loads(grant["scope"]) == scope | {"drives": True}
-    policy = SessionPolicy.from_dict(json.loads(await merkle.get_session_policy("s1")))
-    policy.verify("s1")
+    policy = await verified_policy(bus, merkle, "s1")
     assert [a.account for a in policy.approvals] == ["alice"]
     assert policy.policy_hash.hex() == (await gk.get_policy())[1]
     await recorder.mark_active("s1")
@@ -86,7 +85,7 @@ async def test_passkey_approval_makes_a_verifiable_session_policy(
     assert active["state"] == "active" and active["max_end_at"]
     await recorder.mark_ended("s1")
     assert (await gk.get_grant("s1"))["state"] == "ended"
-    SessionPolicy.from_dict(json.loads(await merkle.get_session_policy("s1"))).verify("s1")
+    await verified_policy(bus, merkle, "s1")
 
 
 async def test_two_approvers_are_two_accounts(
@@ -95,7 +94,7 @@ async def test_two_approvers_are_two_accounts(
     admin_ui: GatekeeperClient,
     merkle: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     alice = await owner(gk, gatekeeper_env)
     bob = await enroll(gk, "bob", await admin_ui.create_enrollment("bob", "admin"), "Ed25519")
@@ -110,8 +109,7 @@ async def test_two_approvers_are_two_accounts(
     assert await approve(gk, "s1", "bob", bob, scope=narrow | _flags(True)) == "approved"
     granted = json.loads((await gk.get_grant("s1"))["scope"])
     assert granted == {"ttl_s": 60, "max_duration_s": 600, "clipboard": False} | _flags(True)
-    policy = SessionPolicy.from_dict(json.loads(await merkle.get_session_policy("s1")))
-    policy.verify("s1")
+    policy = await verified_policy(bus, merkle, "s1")
     assert sorted(a.account for a in policy.approvals) == ["alice", "bob"]
 
 
@@ -125,7 +123,7 @@ async def test_password_approval_only_when_allowed_and_from_admin_ui(
     admin_ui: GatekeeperClient,
     merkle: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     await request(gk, "s1")
     with pytest.raises(NotAuthorizedError, match="admin_ui"):
@@ -134,8 +132,7 @@ async def test_password_approval_only_when_allowed_and_from_admin_ui(
         await admin_ui.decide_with_password("s1", "carol", "approve")
     await set_policy(admin_ui, allow_password_approval=True)
     assert await admin_ui.decide_with_password("s1", "carol", "approve") == "approved"
-    policy = SessionPolicy.from_dict(json.loads(await merkle.get_session_policy("s1")))
-    policy.verify("s1")
+    policy = await verified_policy(bus, merkle, "s1")
     (record,) = policy.approvals
     assert record.webauthn is None and record.document["approver"]["method"] == "password"
     await request(gk, "s2")
@@ -145,7 +142,7 @@ async def test_password_approval_only_when_allowed_and_from_admin_ui(
 async def test_deny_and_signed_deny(
     gatekeeper_env: LucidEnv, bus: MessageBus, merkle: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = await owner(gk, gatekeeper_env)
     decided: list[list[str]] = []

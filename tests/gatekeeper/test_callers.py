@@ -34,7 +34,7 @@ async def test_restricted_methods_check_the_caller(
     recorder: GatekeeperClient,
     merkle: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     await request(GatekeeperClient(bus), "s1")
     allowed, call = RESTRICTED[method]
     peers = {"admin_ui": admin_ui, "recorder": recorder, "merkle": merkle}
@@ -54,7 +54,7 @@ async def test_deny_and_revoke_record_who_the_caller_is(
 ) -> None:
     """The console cannot decide "as owner1": it is recorded as console:<unix user>. Only
     admin-ui, which authenticated the web account, names one."""
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     console = GatekeeperClient(bus)
     for session in ("s1", "s2"):
         await request(console, session)

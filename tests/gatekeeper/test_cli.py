@@ -32,7 +32,7 @@ async def _lucid(env: LucidEnv, *args: str) -> tuple[int, str, str]:
 async def test_enroll_approve_deny_revoke(
     gatekeeper_env: LucidEnv, bus: MessageBus, tmp_path: Path
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = tmp_path / "alice.passkey"
     code = setup_code(gatekeeper_env)

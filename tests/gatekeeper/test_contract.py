@@ -35,7 +35,7 @@ def test_service_and_client_follow_the_xml() -> None:
 
 
 async def test_live_object_exports_exactly_the_xml(lucid: LucidEnv, bus: MessageBus) -> None:
-    await lucid.start("gatekeeper")
+    await lucid.start("walletd", "gatekeeper")
     node = await bus.introspect(GATEKEEPER.bus_name, GATEKEEPER.path)
     iface = next(i for i in node.interfaces if i.name == GATEKEEPER.interface)
     live = {m.name: (m.in_signature, m.out_signature) for m in iface.methods}

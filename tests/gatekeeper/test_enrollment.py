@@ -20,7 +20,7 @@ from tests.gatekeeper.conftest import ORIGIN, enroll, setup_code
 
 
 async def test_setup_code_makes_the_owner_once(gatekeeper_env: LucidEnv, bus: MessageBus) -> None:
-    ds = await gatekeeper_env.start("gatekeeper")
+    ds = await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     code_file = gatekeeper_env.state / "gatekeeper" / "setup-code"
     assert code_file.stat().st_mode & 0o077 == 0
@@ -46,7 +46,7 @@ async def test_setup_code_makes_the_owner_once(gatekeeper_env: LucidEnv, bus: Me
 async def test_enrollment_codes_are_one_time_and_carry_the_role(
     gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     await enroll(gk, "alice", setup_code(gatekeeper_env))
     with pytest.raises(NotAuthorizedError):
@@ -73,7 +73,7 @@ async def test_enrollment_codes_are_one_time_and_carry_the_role(
 async def test_registration_is_verified(
     gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     code = setup_code(gatekeeper_env)
     key = SoftPasskey.generate()

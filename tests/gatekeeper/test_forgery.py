@@ -44,7 +44,7 @@ async def _refused(gk: GatekeeperClient, session: str, document: str, credential
 async def test_forged_approvals_are_refused(
     gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     alice = await owner(gk, gatekeeper_env)
     bob = await enroll(gk, "bob", await admin_ui.create_enrollment("bob", "admin"))
@@ -94,6 +94,7 @@ async def test_forged_approvals_are_refused(
         "alice",
         "passkey",
         row["request"]["requested_at"],
+        device=bytes.fromhex(json.loads(doc1)["device"]),
     )
     signed = alice.assert_(_with_challenge(options2, approval_challenge(invented)), ORIGIN)
     assert "not issued" in await _refused(gk, "s1", json.dumps(invented), signed)
@@ -118,7 +119,7 @@ async def test_forged_approvals_are_refused(
 async def test_replayed_approval_does_not_count_twice(
     gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     alice = await owner(gk, gatekeeper_env)
     await set_policy(admin_ui, approvers_required=2)
@@ -133,7 +134,7 @@ async def test_replayed_approval_does_not_count_twice(
 async def test_only_owner_and_admin_passkeys_approve(
     gatekeeper_env: LucidEnv, bus: MessageBus, admin_ui: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     await owner(gk, gatekeeper_env)
     for role in ("auditor", "viewer"):

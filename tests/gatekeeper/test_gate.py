@@ -13,6 +13,7 @@ from lucid.gatekeeper.audit import AuditLog
 from lucid.gatekeeper.gate import Gatekeeper
 from lucid.gatekeeper.schema import MIGRATIONS
 from lucid.runtime.db import open_db
+from tests.evidence.approval_helpers import DEVICE
 from tests.gatekeeper.conftest import SCOPE
 from tests.gatekeeper.test_audit import FakeClock
 
@@ -22,13 +23,19 @@ class Harness:
         self.gate, self.clock, self.signals = gate, clock, signals
 
 
+async def _device_key() -> bytes:
+    return DEVICE
+
+
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     db = await open_db(tmp_path / "gatekeeper.db", MIGRATIONS)
     clock = FakeClock()
     signals: list[tuple[str, ...]] = []
     audit = AuditLog(tmp_path / "spool", clock, rotate_s=3600, segment_s=1)
-    gate = Gatekeeper(db, tmp_path, audit, lambda *a: signals.append(a), clock)
+    gate = Gatekeeper(
+        db, tmp_path, audit, lambda *a: signals.append(a), clock, device_key=_device_key
+    )
     assert await gate.start(default_policy()) is not None  # no owner: a setup code
     yield Harness(gate, clock, signals)
     gate.close()

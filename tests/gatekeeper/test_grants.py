@@ -7,11 +7,10 @@ import json
 import pytest
 from dbus_fast.aio import MessageBus
 
-from lucid.evidence.approvals import SessionPolicy
 from lucid.gatekeeper.client import GatekeeperClient
 from lucid.runtime.errors import ConflictError, NotApprovedError
 from tests.conftest import LucidEnv, wait_for
-from tests.gatekeeper.conftest import SCOPE, approve, owner, request, set_policy
+from tests.gatekeeper.conftest import SCOPE, approve, owner, request, set_policy, verified_policy
 
 
 async def _signals(gk: GatekeeperClient, member: str) -> list[list[str]]:
@@ -23,7 +22,7 @@ async def _signals(gk: GatekeeperClient, member: str) -> list[list[str]]:
 async def test_revoke_ends_a_grant(
     gatekeeper_env: LucidEnv, bus: MessageBus, recorder: GatekeeperClient
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = await owner(gk, gatekeeper_env)
     ended = await _signals(gk, "GrantEnded")
@@ -49,7 +48,7 @@ async def test_requests_and_grants_expire(
     admin_ui: GatekeeperClient,
     recorder: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = await owner(gk, gatekeeper_env)
     decided = await _signals(gk, "RequestDecided")
@@ -81,7 +80,7 @@ async def test_approval_window_approves_the_same_user_and_target(
     admin_ui: GatekeeperClient,
     merkle: GatekeeperClient,
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     key = await owner(gk, gatekeeper_env)
     await set_policy(admin_ui, approval_window_s=600)
@@ -94,8 +93,7 @@ async def test_approval_window_approves_the_same_user_and_target(
     assert grant["state"] == "approved"
     assert json.loads(grant["scope"]) == _scope(clipboard=False, ttl_s=300)
     await wait_for(lambda: ["again", "approved"] in decided, 30, "RequestDecided")
-    policy = SessionPolicy.from_dict(json.loads(await merkle.get_session_policy("again")))
-    policy.verify("again")
+    policy = await verified_policy(bus, merkle, "again")
     assert policy.grant.via_window == "first"
 
     await request(gk, "other-target", user="u1", target="t2")

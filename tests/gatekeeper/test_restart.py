@@ -26,7 +26,7 @@ async def test_a_new_boot_expires_what_cannot_happen_any_more(
     gatekeeper_env: LucidEnv, bus_address: str, tmp_path: Path
 ) -> None:
     # boot 1: a pending request, an approved grant never started, an active one, one denied
-    first = await gatekeeper_env.start("gatekeeper")
+    first = await gatekeeper_env.start("walletd", "gatekeeper")
     bus = await connect(bus_address)
     recorder = await _named(bus_address, "io.lucid.Recorder1")
     try:

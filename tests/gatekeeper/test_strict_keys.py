@@ -20,7 +20,7 @@ from tests.gatekeeper.conftest import ORIGIN, setup_code
 async def test_small_order_ed25519_key_is_refused_at_registration(
     gatekeeper_env: LucidEnv, bus: MessageBus
 ) -> None:
-    await gatekeeper_env.start("gatekeeper")
+    await gatekeeper_env.start("walletd", "gatekeeper")
     gk = GatekeeperClient(bus)
     code = setup_code(gatekeeper_env)
     forger = ForgingPasskey("Ed25519", b"\x01" * 32, b"forged-credential")

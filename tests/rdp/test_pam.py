@@ -41,7 +41,7 @@ def pam_service(bus_address: str) -> Iterator[str]:
 @pytest.fixture
 async def gatekeeper(lucid: LucidEnv, bus: MessageBus) -> AsyncIterator[GatekeeperClient]:
     lucid.set("gatekeeper", "tick_s", "0.2")
-    await lucid.start("gatekeeper")
+    await lucid.start("walletd", "gatekeeper")
     yield GatekeeperClient(bus)
 
 

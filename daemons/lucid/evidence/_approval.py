@@ -1,9 +1,11 @@
 """Requests, the approval document an approver signs, and the record that keeps it.
 
-`approval_document` builds the ``lucid.approval`` document naming a `Request`, the
-decision, the granted `Scope` and the policy hash; `approval_challenge` is the
-WebAuthn challenge ``SHA-256("lucid.approval.v1" 0x00 || JCS(document))``
-(docs/approvals.md). An `ApprovalRecord` is one signed document with its assertion.
+`approval_document` builds the ``lucid.approval`` version 2 document naming the device
+(its Ed25519 identity key), a `Request`, the decision, the granted `Scope` and the policy
+hash; `approval_challenge` is the WebAuthn challenge
+``SHA-256("lucid.approval.v2" 0x00 || JCS(document))`` (docs/approvals.md). Naming the
+device is what keeps an approval from being moved into another device's bundle; naming the
+request (whose ``id`` is the session) keeps it from being moved to another session. An `ApprovalRecord` is one signed document with its assertion.
 
 This module builds and strictly parses documents and records (raising `FormatError`
 that names the field path). It does not verify an assertion (`_webauthn`), does not
@@ -39,13 +41,15 @@ __all__ = [
 ]
 
 APPROVAL_FORMAT = "lucid.approval"
+APPROVAL_VERSION = 2
+"""Version 1 documents (no ``device``) are refused: they can be moved between devices."""
 NONCE_SIZE = 16
 """Random bytes in an approval document's nonce (32 hex digits)."""
 
 Decision = Literal["approve", "deny"]
 Method = Literal["passkey", "password"]
 
-_APPROVAL_DOMAIN = b"lucid.approval.v1\x00"
+_APPROVAL_DOMAIN = b"lucid.approval.v2\x00"
 _DECISIONS = frozenset({"approve", "deny"})
 _METHODS = frozenset({"passkey", "password"})
 _REQUEST_KEYS = frozenset({"id", "user", "source", "target", "requested_scope", "requested_at"})
@@ -53,6 +57,7 @@ _DOCUMENT_KEYS = frozenset(
     {
         "format",
         "version",
+        "device",
         "request",
         "decision",
         "scope",
@@ -125,6 +130,7 @@ class Request:
 class _Document:
     """The parsed view of an approval document (records keep the dict as signed)."""
 
+    device: bytes
     request: Request
     decision: str
     scope: Scope
@@ -138,12 +144,16 @@ class _Document:
 def _parse_document(value: Any, path: str) -> _Document:
     d = f.get_obj(value, path, _DOCUMENT_KEYS)
     f.get_str(d["format"], f"{path}.format", choices=frozenset({APPROVAL_FORMAT}))
-    if f.get_int(d["version"], f"{path}.version") != 1:
-        raise FormatError(f"{path}.version: unsupported version {d['version']}")
+    if f.get_int(d["version"], f"{path}.version") != APPROVAL_VERSION:
+        raise FormatError(
+            f"{path}.version: unsupported version {d['version']} "
+            f"(version {APPROVAL_VERSION} names the device; older approvals are not accepted)"
+        )
     pol = f.get_obj(d["policy"], f"{path}.policy", frozenset({"version", "hash"}))
     who = f.get_obj(d["approver"], f"{path}.approver", frozenset({"account", "method"}))
     f.get_hex(d["nonce"], f"{path}.nonce", NONCE_SIZE)
     return _Document(
+        device=f.get_hex(d["device"], f"{path}.device", 32),
         request=Request.from_dict(d["request"], f"{path}.request"),
         decision=f.get_str(d["decision"], f"{path}.decision", choices=_DECISIONS),
         scope=Scope.from_dict(d["scope"], f"{path}.scope"),
@@ -164,10 +174,14 @@ def approval_document(
     method: Method,
     issued_at: str | datetime,
     nonce: bytes | None = None,
+    *,
+    device: bytes,
 ) -> dict[str, Any]:
     """Build the approval document an approver signs (docs/approvals.md).
 
     Args:
+        device: The device's Ed25519 identity key (32 bytes): the key its manifests are
+            signed with (walletd ``GetIdentity``).
         request: The request decided on.
         decision: ``"approve"`` or ``"deny"``.
         scope: The granted scope (for a denial, the requested one).
@@ -187,7 +201,8 @@ def approval_document(
         nonce = secrets.token_bytes(NONCE_SIZE)
     document = {
         "format": APPROVAL_FORMAT,
-        "version": 1,
+        "version": APPROVAL_VERSION,
+        "device": device.hex(),
         "request": request.to_dict(),
         "decision": decision,
         "scope": scope.to_dict(),
@@ -204,7 +219,7 @@ def approval_document(
 
 
 def approval_challenge(document: Mapping[str, Any]) -> bytes:
-    """``SHA-256("lucid.approval.v1" 0x00 || JCS(document))``: the 32-byte WebAuthn challenge.
+    """``SHA-256("lucid.approval.v2" 0x00 || JCS(document))``: the 32-byte WebAuthn challenge.
 
     Raises:
         ValueError: `document` is not representable as canonical JSON.

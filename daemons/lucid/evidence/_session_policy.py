@@ -34,9 +34,13 @@ from lucid.evidence.canonical import canonical_json
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.timestamps import parse_timestamp
 
-__all__ = ["SESSION_POLICY_FORMAT", "Grant", "SessionPolicy"]
+__all__ = ["GRANT_SLACK_S", "SESSION_POLICY_FORMAT", "Grant", "SessionPolicy"]
 
 SESSION_POLICY_FORMAT = "lucid.session-policy"
+GRANT_SLACK_S = 60
+"""How far past its grant the recording may run: the device's own latency between a grant
+running out (gatekeeper's timer) and the recorder having stopped and stamped ``ended_at``.
+A session that starts before ``grant.approved_at`` gets no slack at all."""
 
 _SESSION_KEYS = frozenset(
     {"format", "version", "policy", "policy_hash", "request", "grant", "approvals"}
@@ -149,18 +153,21 @@ class SessionPolicy:
             ),
         )
 
-    def verify(self, session: str) -> None:
-        """Check that this session was approved as the policy demands (docs/evidence.md).
+    def verify(self, session: str, device: bytes, started_at: str, ended_at: str) -> None:
+        """Check that this session was approved as the policy demands (docs/evidence.md §13.5).
 
         Args:
             session: The manifest's session name.
+            device: The manifest's ``device.ed25519``: every approval must name it.
+            started_at: The manifest's ``started_at``: within the grant's window.
+            ended_at: The manifest's ``ended_at``: within ``max_duration_s`` of the start.
 
         Raises:
             FormatError: An approval document is not a valid ``lucid.approval``.
             VerificationError: ``item`` names what failed: ``policy.policy_hash``,
                 ``policy.request.id``, ``policy.grant.expires_at``, ``policy.grant.scope``,
-                ``policy.grant.via_window``, ``policy.approvals`` (too few),
-                ``policy.approvals[<i>].document.<field>``, or
+                ``policy.grant.via_window``, ``session.started_at``, ``session.ended_at``,
+                ``policy.approvals`` (too few), ``policy.approvals[<i>].document.<field>``, or
                 ``policy.approvals[<i>].<check>`` with a `verify_assertion` item,
                 ``rp_id`` or ``origin``.
         """
@@ -172,8 +179,10 @@ class SessionPolicy:
         grant = self.grant
         approved_at = parse_timestamp(grant.approved_at, "grant.approved_at")
         limit = approved_at + timedelta(seconds=grant.scope.ttl_s)
-        if parse_timestamp(grant.expires_at, "grant.expires_at") > limit:
+        expires_at = parse_timestamp(grant.expires_at, "grant.expires_at")
+        if expires_at > limit:
             raise _fail("policy.grant.expires_at", "later than approved_at + scope.ttl_s")
+        self._check_times(approved_at, expires_at, started_at, ended_at)
         if not grant.scope.within(policy.scope_ceiling):
             raise _fail("policy.grant.scope", "exceeds the policy's scope_ceiling")
         if grant.via_window is not None and (
@@ -194,6 +203,12 @@ class SessionPolicy:
         for i, record in enumerate(self.approvals):
             where = f"policy.approvals[{i}]"
             doc = _parse_document(record.document, f"{where}.document")
+            if doc.device != device:
+                raise _fail(
+                    f"{where}.document.device",
+                    f"approves a session of device {doc.device.hex()[:16]}…, "
+                    f"not of {device.hex()[:16]}… (the key that signed this manifest)",
+                )
             self._check_document(where, doc, approved_at)
             if doc.account in accounts:
                 raise _fail(f"{where}.document.approver.account", f"{doc.account!r} approved twice")
@@ -223,6 +238,34 @@ class SessionPolicy:
                 )
             except VerificationError as err:
                 raise VerificationError(f"{where}.{err.item}", f"{where}.{err}") from None
+
+    def _check_times(
+        self, approved_at: datetime, expires_at: datetime, started_at: str, ended_at: str
+    ) -> None:
+        """The recording lies within the grant: started after the approval and before the
+        grant ran out, and ended within ``max_duration_s`` (each end with `GRANT_SLACK_S`)."""
+        start = parse_timestamp(started_at, "started_at")
+        end = parse_timestamp(ended_at, "ended_at")
+        slack = timedelta(seconds=GRANT_SLACK_S)
+        if start < approved_at:
+            raise _fail(
+                "session.started_at",
+                f"recording started at {started_at}, before the grant was approved at "
+                f"{self.grant.approved_at}",
+            )
+        if start > expires_at + slack:
+            raise _fail(
+                "session.started_at",
+                f"recording started at {started_at}, after the grant expired at "
+                f"{self.grant.expires_at}",
+            )
+        limit = self.grant.scope.max_duration_s
+        if end > start + timedelta(seconds=limit) + slack:
+            raise _fail(
+                "session.ended_at",
+                f"recording ran until {ended_at}, past the grant's max_duration_s of {limit} s "
+                f"after its start",
+            )
 
     def _check_document(self, where: str, doc: _Document, approved_at: datetime) -> None:
         if doc.decision != "approve":

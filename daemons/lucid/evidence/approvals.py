@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from lucid.evidence._approval import (
     APPROVAL_FORMAT,
+    APPROVAL_VERSION,
     NONCE_SIZE,
     ApprovalRecord,
     Decision,
@@ -50,7 +51,12 @@ from lucid.evidence._scope import (
     default_policy,
     policy_hash,
 )
-from lucid.evidence._session_policy import SESSION_POLICY_FORMAT, Grant, SessionPolicy
+from lucid.evidence._session_policy import (
+    GRANT_SLACK_S,
+    SESSION_POLICY_FORMAT,
+    Grant,
+    SessionPolicy,
+)
 from lucid.evidence._webauthn import WebAuthnAssertion, b64u, from_b64u, verify_assertion
 
 # Not public API (not in __all__), but importable from here before the split into
@@ -63,7 +69,9 @@ from lucid.evidence.timestamps import utc_timestamp as utc_timestamp
 
 __all__ = [
     "APPROVAL_FORMAT",
+    "APPROVAL_VERSION",
     "DEFAULT_POLICY",
+    "GRANT_SLACK_S",
     "NONCE_SIZE",
     "POLICY_FORMAT",
     "SESSION_POLICY_FORMAT",

@@ -91,7 +91,9 @@ def _check_policy(manifest: Manifest) -> int:
         policy = SessionPolicy.from_dict(manifest.policy, "manifest.policy")
     except FormatError as err:
         raise FormatError(f"manifest.json: {err}") from None
-    policy.verify(manifest.session)
+    policy.verify(
+        manifest.session, manifest.device.ed25519, manifest.started_at, manifest.ended_at
+    )
     return len(policy.approvals)
 
 

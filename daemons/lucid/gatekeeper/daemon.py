@@ -15,6 +15,7 @@ from lucid.runtime.bus import ContractService
 from lucid.runtime.daemon import Runtime, warn_if_not_ram
 from lucid.runtime.db import open_db
 from lucid.runtime.errors import LucidError
+from lucid.walletd.client import WalletdClient
 
 
 async def build(rt: Runtime) -> ContractService:
@@ -36,7 +37,16 @@ async def build(rt: Runtime) -> ContractService:
         if service is not None:
             service.emit(member, *args)
 
-    gate = Gatekeeper(db, state, audit, emit, time.time, gk.rp_name)
+    walletd = WalletdClient(rt.bus, cfg.bus.max_calls_in_flight, cfg.bus.call_timeout_s)
+    device: list[bytes] = []
+
+    async def device_key() -> bytes:
+        """walletd's identity key, asked once (approvals name it; it does not change)."""
+        if not device:
+            device.append(bytes.fromhex((await walletd.get_identity())["ed25519"]))
+        return device[0]
+
+    gate = Gatekeeper(db, state, audit, emit, time.time, gk.rp_name, device_key=device_key)
     rt.stack.callback(gate.close)  # runs before db.close: the audit session ends last
     # requests of an earlier boot (their requesters are gone) expire now
     code = await gate.start(default_policy(gk.rp_id, gk.origins), await appliance_boot(rt.bus))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, cast
@@ -52,6 +53,9 @@ from lucid.runtime.errors import (
 DOCUMENT_TTL_MS = 5 * 60 * 1000  # an issued approval document must be signed within 5 min
 DECISIONS = ("approve", "deny")
 
+DeviceKey = Callable[[], Awaitable[bytes]]
+"""Returns the device's Ed25519 identity key (32 bytes), named in every approval document."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -72,8 +76,10 @@ class Decisions:
         requests: RequestStore,
         accounts: Accounts,
         records: Records,
+        device_key: DeviceKey,
     ) -> None:
         self._db = db
+        self._device_key = device_key
         self._policies = policies
         self._requests = requests
         self._accounts = accounts
@@ -106,6 +112,7 @@ class Decisions:
             account,
             "passkey",
             stamp(now_ms),
+            device=await self._device_key(),
         )
         text = canonical_json(document).decode()
         await self._db.execute(
@@ -176,7 +183,14 @@ class Decisions:
         granted = _scope(scope, row.request, snap, decision)
         method: Method = "password"
         document = approval_document(
-            row.request, _decision(decision), granted, snap.policy, account, method, stamp(now_ms)
+            row.request,
+            _decision(decision),
+            granted,
+            snap.policy,
+            account,
+            method,
+            stamp(now_ms),
+            device=await self._device_key(),
         )
         record = ApprovalRecord(document, None, stamp(now_ms))
         return await self._apply(row, snap, record, method, now_ms)

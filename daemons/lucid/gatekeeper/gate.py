@@ -23,7 +23,7 @@ from lucid.evidence.approvals import Policy
 from lucid.gatekeeper.audit import AuditLog
 from lucid.gatekeeper.clock import Clock, now_ms, parse_ms, stamp, stamp_or_empty
 from lucid.gatekeeper.credentials import Accounts
-from lucid.gatekeeper.decisions import Decisions, Outcome
+from lucid.gatekeeper.decisions import Decisions, DeviceKey, Outcome
 from lucid.gatekeeper.policy import PolicyStore
 from lucid.gatekeeper.records import Records
 from lucid.gatekeeper.requests import GRANTED, RESTARTED, RequestStore, Row, parse_request
@@ -47,7 +47,11 @@ class Gatekeeper:
         emit: Emit,
         clock: Clock,
         rp_name: str = "Lucid",
+        *,
+        device_key: DeviceKey,
     ) -> None:
+        """``device_key`` returns the device's Ed25519 identity key (walletd's), which every
+        approval document names."""
         self._db = db
         self._audit = audit
         self._emit = emit
@@ -57,8 +61,10 @@ class Gatekeeper:
         self.policies = PolicyStore(db)
         self.requests = RequestStore(db)
         self.accounts = Accounts(db, state_dir)
-        self.records = Records(db, self.policies, self.requests)
-        self.decisions = Decisions(db, self.policies, self.requests, self.accounts, self.records)
+        self.records = Records(db, self.policies, self.requests, device_key)
+        self.decisions = Decisions(
+            db, self.policies, self.requests, self.accounts, self.records, device_key
+        )
 
     def _now(self) -> int:
         return now_ms(self._clock)

@@ -11,6 +11,7 @@ except granting a request through a window.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiosqlite
@@ -25,8 +26,13 @@ from lucid.runtime.errors import InternalError, NotApprovedError
 
 class Records:
     def __init__(
-        self, db: aiosqlite.Connection, policies: PolicyStore, requests: RequestStore
+        self,
+        db: aiosqlite.Connection,
+        policies: PolicyStore,
+        requests: RequestStore,
+        device_key: Callable[[], Awaitable[bytes]],
     ) -> None:
+        self._device_key = device_key
         self._db = db
         self._policies = policies
         self._requests = requests
@@ -99,8 +105,11 @@ class Records:
         records = await self.approvals(row.via_window or row.id, row.policy_version)
         grant = Grant(row.scope, stamp(row.approved_ms), stamp(row.expires_ms), row.via_window)
         result = SessionPolicy.create(snap.policy, row.request, grant, records)
+        # the recording's own times are the recorder's (merkle puts them in the manifest and
+        # the verifier checks them against the grant); here: when gatekeeper saw it start
+        start = stamp(row.started_ms if row.started_ms is not None else row.approved_ms)
         try:
-            result.verify(session)
+            result.verify(session, await self._device_key(), start, start)
         except (FormatError, VerificationError) as err:
             raise InternalError(f"session {session}: its approval does not verify: {err}") from err
         return result.to_dict()
