@@ -100,24 +100,36 @@ def _check_policy(manifest: Manifest) -> int:
 def _check_chunks(
     bundle: Bundle, manifest: Manifest, progress: Callable[[int], None] | None
 ) -> None:
-    done = 0
+    # The leaf hashes are computed ahead by threads (`Bundle.chunk_leaf_hashes`), for the
+    # chunks before the first one that is missing or of the wrong size; the checks still
+    # run one chunk at a time in leaf order, so the first failure is the one raised.
+    ahead: list[str] = []
     for c in manifest.chunks:
-        if not bundle.has_chunk(c.hash_hex):
-            raise VerificationError(
-                c.item, f"{c.item}: member {CHUNK_PREFIX}{c.hash_hex} is missing"
-            )
-        size = bundle.chunk_size(c.hash_hex)
-        if size != c.size:
-            raise VerificationError(
-                c.item, f"{c.item}: {size} bytes in the bundle, manifest says {c.size}"
-            )
-        if bundle.chunk_leaf_hash(c.hash_hex) != c.hash:
-            raise VerificationError(
-                c.item, f"{c.item}: content does not match its hash (altered or swapped)"
-            )
-        done += size
-        if progress is not None:
-            progress(done)
+        if not bundle.has_chunk(c.hash_hex) or bundle.chunk_size(c.hash_hex) != c.size:
+            break
+        ahead.append(c.hash_hex)
+    done = 0
+    hashes = bundle.chunk_leaf_hashes(ahead)
+    try:
+        for c in manifest.chunks:
+            if not bundle.has_chunk(c.hash_hex):
+                raise VerificationError(
+                    c.item, f"{c.item}: member {CHUNK_PREFIX}{c.hash_hex} is missing"
+                )
+            size = bundle.chunk_size(c.hash_hex)
+            if size != c.size:
+                raise VerificationError(
+                    c.item, f"{c.item}: {size} bytes in the bundle, manifest says {c.size}"
+                )
+            if next(hashes) != c.hash:
+                raise VerificationError(
+                    c.item, f"{c.item}: content does not match its hash (altered or swapped)"
+                )
+            done += size
+            if progress is not None:
+                progress(done)
+    finally:
+        hashes.close()  # stops the threads before the bundle is read further or closed
 
 
 def _check_proofs(bundle: Bundle, manifest: Manifest) -> None:
