@@ -24,7 +24,8 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("demo")
     proc = run("demo", "--seconds", "4", "--out", str(out))
-    bundle_line, key_line = proc.stdout.strip().splitlines()[-2:]
+    bundle_line, key_line, trust_line = proc.stdout.strip().splitlines()[-3:]
+    assert Path(trust_line) == out / "trust.json"
     return Path(bundle_line), Path(key_line)
 
 
@@ -46,7 +47,14 @@ def test_demo_verifies(demo: tuple[Path, Path]) -> None:
     assert bundle.suffix == ".lucid" and key.name == "auditor.key"
     proc = run("verify", str(bundle), "-q")
     assert proc.stdout.startswith("OK ")
-    assert "1 approval(s) verified" in proc.stdout  # the demo admin's passkey approval
+    assert "(not pinned: pass --trust or --device-key)" in proc.stdout
+    assert "approved by demo-admin's passkey (unknown)" in proc.stdout
+    trusted = run("verify", str(bundle), "-q", "--trust", str(key.parent / "trust.json"))
+    lines = trusted.stdout.splitlines()
+    assert lines[0].startswith("OK ")
+    assert "(trusted: in your trust file)" in lines[1] and lines[1].startswith("  signed by")
+    assert lines[2] == "  approved by demo-admin's passkey (trusted)"  # the demo admin's approval
+    assert lines[3].startswith("  anchored in block ") and "(not checked: no --rpc)" in lines[3]
 
 
 def test_tampered_chunk_names_the_chunk(demo: tuple[Path, Path], tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``lucid demo``: record an N-second session of a live Xvfb desktop, seal it, export it."""
+"""``lucid demo``: record an N-second session of a live Xvfb desktop, seal it, export it,
+and write the device's trust file (``trust.json``) beside the auditor key."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from lucid.cli.commands import export
 from lucid.cli.demo_admin import approve_as_demo_admin
 from lucid.cli.desktop import start_desktop
 from lucid.cli.sealing import wait_sealed
+from lucid.cli.trust import device_trust, write_file
 from lucid.evidence.keyfile import RecipientKey
+from lucid.gatekeeper.client import GatekeeperClient
 from lucid.recorder.client import RecorderClient
 from lucid.runtime.ids import new_session_id
+from lucid.walletd.client import WalletdClient
 
 
 async def demo(seconds: float, out: Path, state: Path | None, chain_rpc: str | None = None) -> int:
@@ -67,11 +71,19 @@ async def demo(seconds: float, out: Path, state: Path | None, chain_rpc: str | N
                 print(f"exporting {session} without an anchor: {anchor['why']}", file=sys.stderr)
             bundle = out / f"{session}.lucid"
             await export(state_dir, session, bundle)
+            trust = await device_trust(WalletdClient(app.bus), GatekeeperClient(app.bus))
+            trust_path = out / "trust.json"
+            write_file(trust_path, trust.to_bytes())
     finally:
         if temp:
             shutil.rmtree(state_dir, ignore_errors=True)
     print(bundle)
     print(key_path)
+    print(trust_path)
+    print(
+        f"verify it against this device: lucid verify {bundle} --trust {trust_path}",
+        file=sys.stderr,
+    )
     return 0
 
 

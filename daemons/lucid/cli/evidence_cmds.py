@@ -10,11 +10,12 @@ from pathlib import Path
 
 from lucid.cli.playback import remux_to_mp4
 from lucid.cli.progress import byte_bar
-from lucid.evidence.anchor import http_rpc, verify_online
+from lucid.evidence.anchor import RpcError, http_rpc, verify_online
 from lucid.evidence.bundle import open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.keyfile import RecipientKey
 from lucid.evidence.playback import decrypt_stream
+from lucid.evidence.trust import TrustRoots, assess
 from lucid.evidence.verify import verify_bundle
 
 
@@ -27,22 +28,25 @@ def _size(path: Path) -> int:
         raise FormatError(f"{path}: cannot read ({err.strerror})") from err
 
 
-def verify(path: Path, quiet: bool = False, rpc: str | None = None) -> int:
+def verify(
+    path: Path,
+    quiet: bool = False,
+    rpc: str | None = None,
+    roots: TrustRoots | None = None,
+) -> int:
+    """``lucid verify``: exit 0 verified (and rooted in what was pinned), 1 a check failed
+    (FAILED line naming the item), 2 not a bundle / bad input, 3 the chain could not be
+    asked (docs/evidence.md §10.1)."""
+    roots = roots or TrustRoots()
     total = _size(path)
     with byte_bar(total, "verify", quiet) as bar:
         try:
             report = verify_bundle(path, progress=lambda done: bar.update(done - bar.n))
         except VerificationError as err:
             bar.close()
-            print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
-            return 1
+            return _failed(path, err)
     anchor = report.anchor
-    anchored = ""
-    if anchor is not None:
-        anchored = (
-            f", anchored on chain {anchor.chain_id} in block {anchor.block_number} "
-            f"(tx {anchor.tx_hash})"
-        )
+    confirmations: int | None = None
     if rpc is not None:
         if anchor is None:
             print(f"FAILED {path}: anchor: the bundle has no anchor.json to check", file=sys.stderr)
@@ -50,21 +54,40 @@ def verify(path: Path, quiet: bool = False, rpc: str | None = None) -> int:
         try:
             chain = verify_online(anchor, http_rpc(rpc), identity_key=report.device_ed25519)
         except VerificationError as err:
-            print(f"FAILED {path}: {err.item}: {err}", file=sys.stderr)
-            return 1
-        anchored += f", confirmed by {rpc} ({chain.confirmations} confirmations)"
-    approvals = (
-        f"{report.approvals} approval(s) verified"
-        if report.approvals
-        else "no approval record (recorded without gatekeeper)"
+            return _failed(path, err)
+        except RpcError as err:
+            print(f"lucid: anchor not checked: {err}", file=sys.stderr)
+            return 3
+        confirmations = chain.confirmations
+    verdict = assess(
+        report.device_ed25519,
+        report.approvers,
+        report.has_policy,
+        None if anchor is None else (anchor.block_number, anchor.chain_id),
+        roots,
+        confirmations=confirmations,
     )
+    if verdict.failure is not None:
+        return _failed(path, verdict.failure)
     print(
         f"OK {path}: session {report.session}, {report.chunk_count} chunks, "
-        f"{report.total_bytes} bytes, root {report.tree_root.hex()}, "
-        f"device {report.device_ed25519.hex()}, {approvals}{anchored}"
+        f"{report.total_bytes} bytes, root {report.tree_root.hex()}"
         + ("" if report.complete else " (recording ended abnormally)")
     )
+    for line in verdict.lines:
+        print(f"  {line}")
     return 0
+
+
+def _failed(path: Path, err: VerificationError) -> int:
+    print(f"FAILED {path}: {err.item}: {_message(err)}", file=sys.stderr)
+    return 1
+
+
+def _message(err: VerificationError) -> str:
+    """The error without its own ``item:`` prefix (the FAILED line names the item once)."""
+    text = str(err)
+    return text[len(err.item) + 2 :] if text.startswith(err.item + ": ") else text
 
 
 def play(path: Path, key_path: Path, output: Path) -> int:

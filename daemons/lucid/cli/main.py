@@ -2,7 +2,8 @@
 
 Every error a user can cause or meet (bad file, wrong key, daemon down) ends as one line on
 stderr and a non-zero exit status — never a traceback. Exit status 1 means "checked and
-failed" (verification, a named daemon error); 2 means bad usage or unreadable input.
+failed" (verification, a named daemon error); 2 means bad usage or unreadable input; 3 (only
+``lucid verify --rpc``) means the chain could not be asked.
 """
 
 from __future__ import annotations
@@ -68,13 +69,43 @@ def _parser() -> argparse.ArgumentParser:
     from lucid.cli.keys import add_keys
 
     add_keys(sub)
+    from lucid.cli.trust import add_trust
+
+    add_trust(sub)
     export = sub.add_parser("export", help="export a sealed session as one .lucid file")
     export.add_argument("session")
     export.add_argument("-o", "--output", type=Path, required=True)
     with_state(export)
 
-    verify = sub.add_parser("verify", help="verify an evidence bundle offline")
+    verify = sub.add_parser(
+        "verify",
+        help="verify an evidence bundle offline; say which device and approvers vouch for it",
+        description="Exit status: 0 verified (and rooted in what you pinned), 1 a check "
+        "failed (the FAILED line names the item), 2 not a bundle or bad input, "
+        "3 the --rpc endpoint could not be asked. See docs/evidence.md §10.1.",
+    )
     verify.add_argument("file", type=Path)
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        metavar="TRUST.json",
+        help="trust file exported from the device (`lucid trust export`, or its web page): "
+        "the bundle must be signed by its device and approved by its approvers",
+    )
+    verify.add_argument(
+        "--device-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="pin the device: its Ed25519 key (64 hex digits) or fingerprint (repeatable)",
+    )
+    verify.add_argument(
+        "--approver",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=COSEKEY",
+        help="pin an approver's passkey (COSE public key, base64url) (repeatable)",
+    )
     verify.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     verify.add_argument(
         "--rpc",
@@ -112,8 +143,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from lucid.cli.evidence_cmds import verify
+        from lucid.evidence.trust import TrustFile, TrustRoots
 
-        return verify(args.file, quiet=args.quiet, rpc=args.rpc)
+        trust = None if args.trust is None else TrustFile.load(args.trust)
+        roots = TrustRoots.build(trust, args.device_key, args.approver)
+        return verify(args.file, quiet=args.quiet, rpc=args.rpc, roots=roots)
+    if args.command == "trust":
+        from lucid.cli.trust import export as trust_export
+
+        return asyncio.run(trust_export(args.state, args.output))
     if args.command == "play":
         from lucid.cli.evidence_cmds import play
 

@@ -45,6 +45,7 @@ from lucid.evidence.bundle import ANCHOR_MEMBER, CHUNK_PREFIX, Bundle, open_bund
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.manifest import Manifest
 from lucid.evidence.tree import root, verify_inclusion
+from lucid.evidence.trust import ApproverSeen
 
 __all__ = ["VerifyReport", "verify_bundle"]
 
@@ -66,6 +67,9 @@ class VerifyReport:
         unverified_members: Reserved members present but not checked by this version.
         approvals: Number of verified approval records in the manifest's policy
             (0 when the manifest carries no policy).
+        approvers: Those records: account, method and passkey (judge them with
+            `trust.assess`).
+        has_policy: Whether the manifest carries a session policy.
         anchor: The anchor proof, checked offline, if the bundle has ``anchor.json``.
     """
 
@@ -81,12 +85,14 @@ class VerifyReport:
     unverified_members: tuple[str, ...]
     approvals: int = 0
     anchor: AnchorProof | None = None
+    approvers: tuple[ApproverSeen, ...] = ()
+    has_policy: bool = False
 
 
-def _check_policy(manifest: Manifest) -> int:
-    """Parse and verify the manifest's policy member; return the number of approvals."""
+def _check_policy(manifest: Manifest) -> tuple[ApproverSeen, ...]:
+    """Parse and verify the manifest's policy member; return its approval records."""
     if manifest.policy is None:
-        return 0
+        return ()
     try:
         policy = SessionPolicy.from_dict(manifest.policy, "manifest.policy")
     except FormatError as err:
@@ -94,7 +100,14 @@ def _check_policy(manifest: Manifest) -> int:
     policy.verify(
         manifest.session, manifest.device.ed25519, manifest.started_at, manifest.ended_at
     )
-    return len(policy.approvals)
+    return tuple(
+        ApproverSeen(
+            account=r.account,
+            method="passkey" if r.webauthn is not None else "password",
+            public_key=None if r.webauthn is None else r.webauthn.public_key,
+        )
+        for r in policy.approvals
+    )
 
 
 def _check_chunks(
@@ -182,7 +195,7 @@ def verify_bundle(
                 f"manifest.device: signed by device {manifest.device.ed25519.hex()[:16]}..., "
                 f"not the expected {device_key.hex()[:16]}...",
             )
-        approvals = _check_policy(manifest)
+        approvers = _check_policy(manifest)
         _check_chunks(bundle, manifest, progress)
         if root([c.hash for c in manifest.chunks]) != manifest.tree_root:
             raise VerificationError(
@@ -208,6 +221,8 @@ def verify_bundle(
             started_at=manifest.started_at,
             ended_at=manifest.ended_at,
             unverified_members=tuple(m for m in bundle.reserved_members if m != ANCHOR_MEMBER),
-            approvals=approvals,
+            approvals=len(approvers),
             anchor=anchor,
+            approvers=approvers,
+            has_policy=manifest.policy is not None,
         )

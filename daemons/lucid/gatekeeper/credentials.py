@@ -215,7 +215,8 @@ class Accounts:
             accounts = [(str(r[0]), str(r[1])) async for r in cur]
         for account, role in accounts:
             async with self._db.execute(
-                "SELECT id, alg, created_ms FROM credentials WHERE account=? ORDER BY created_ms",
+                "SELECT id, alg, created_ms, public_key FROM credentials WHERE account=? "
+                "ORDER BY created_ms",
                 (account,),
             ) as cur:
                 creds = [
@@ -223,6 +224,7 @@ class Accounts:
                         "id": r[0],
                         "alg": rp.ALGORITHMS.get(r[1], str(r[1])),
                         "created_at": stamp(r[2]),
+                        "public_key": b64u(bytes(r[3])),
                     }
                     async for r in cur
                 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,10 @@ async def build(rt: Runtime) -> ContractService:
             lambda own: TronPolicy(own, usdt, router, cfg.tron_payout_function),
         )
 
-    return WalletdService(rt.bus, backend, DataKeys(db, backend, recipients), lazy(make_chain))
+    name = rt.config.rdp_gate.device_name or socket.gethostname()
+    return WalletdService(
+        rt.bus, backend, DataKeys(db, backend, recipients), lazy(make_chain), name
+    )
 
 
 def lazy(make: Callable[[], ChainAccounts]) -> Callable[[], Awaitable[ChainAccounts]]:

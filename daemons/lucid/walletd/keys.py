@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,8 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from lucid.evidence.timestamps import utc_timestamp
+from lucid.evidence.trust import device_fingerprint
 from lucid.runtime.errors import LucidError
 
 IDENTITY_FILE = "identity.ed25519"  # 32-byte Ed25519 seed
@@ -81,12 +84,12 @@ def load_or_create_secret(
 class PublicKeys:
     ed25519: bytes
     x25519: bytes
+    created_at: str = ""  # RFC 3339 UTC: when the identity key was made
 
     @property
     def fingerprint(self) -> str:
-        """Short, human-comparable identity: first 16 bytes of the Ed25519 key in groups."""
-        h = self.ed25519.hex()[:32]
-        return ":".join(h[i : i + 4] for i in range(0, len(h), 4))
+        """Short, human-comparable identity (`lucid.evidence.trust.device_fingerprint`)."""
+        return device_fingerprint(self.ed25519)
 
 
 class KeyBackend(Protocol):
@@ -115,9 +118,11 @@ class FileKeyBackend:
         seed = load_or_create_secret(directory, IDENTITY_FILE)
         self._signing = nacl.signing.SigningKey(seed)
         self._x_secret = load_or_create_secret(directory, DEVICE_FILE)
+        made = (directory / IDENTITY_FILE).stat().st_mtime  # key files are never rewritten
         self._public = PublicKeys(
             ed25519=bytes(self._signing.verify_key),
             x25519=nacl.bindings.crypto_scalarmult_base(self._x_secret),
+            created_at=utc_timestamp(datetime.fromtimestamp(made, UTC)),
         )
 
     def public_keys(self) -> PublicKeys:

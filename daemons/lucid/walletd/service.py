@@ -29,9 +29,12 @@ class WalletdService(ContractService):
         backend: KeyBackend,
         data_keys: DataKeys,
         chain: Callable[[], Awaitable[ChainAccounts]],
+        name: str = "",
     ) -> None:
-        """``chain`` returns the chain accounts, loading them on first use."""
+        """``chain`` returns the chain accounts, loading them on first use; ``name`` is the
+        device's name (``rdp_gate.device_name`` or the host name)."""
         super().__init__(bus)
+        self._name = name
         self._backend = backend
         self._keys = data_keys
         self._chain = chain
@@ -42,6 +45,8 @@ class WalletdService(ContractService):
             "ed25519": pub.ed25519.hex(),
             "x25519": pub.x25519.hex(),
             "fingerprint": pub.fingerprint,
+            "created_at": pub.created_at,
+            "name": self._name,
             "backend": self._backend.name,
         }
 
