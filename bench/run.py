@@ -59,6 +59,7 @@ PROVIDERS = [
         ("set_rss_mb", "appliance_rss_mb", "seal_latency_s"),
     ),
     Provider("anchor", "anchor", "bench_anchor", ("anchor_gas_per_session", "anchor_batch_saving")),
+    Provider("verify", "verify", "bench_verify", ("verify_gb_s", "verify_rss_mb")),
 ]
 
 
