@@ -101,7 +101,7 @@ async def test_recorded_session_is_anchored_exported_and_verified(
     assert report.anchor.session_root == report.tree_root
     ok = _verify(bundle, "--rpc", anvil.url)
     assert ok.returncode == 0, ok.stderr
-    assert "confirmed by" in ok.stdout and "2 confirmations" in ok.stdout
+    assert "(checked, 2 confirmations)" in ok.stdout
 
     # A proof naming another block hash passes offline, and the chain refutes it.
     members = read_members(bundle)
@@ -116,4 +116,7 @@ async def test_recorded_session_is_anchored_exported_and_verified(
     bad = _verify(forged, "--rpc", anvil.url)
     assert bad.returncode == 1
     assert f"anchor.block_hash: chain has {real_hash}, proof says 0x{'ab' * 32}" in bad.stderr
-    assert _verify(forged).returncode == 0  # offline, the forgery is internally consistent
+    offline = _verify(forged)  # offline, the forgery is internally consistent, and says so
+    assert offline.returncode == 0 and "(not checked: no --rpc)" in offline.stdout
+    dead = _verify(forged, "--rpc", "http://127.0.0.1:9")  # nothing listens: not a verdict
+    assert dead.returncode == 3 and "anchor not checked" in dead.stderr
