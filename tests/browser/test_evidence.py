@@ -2,13 +2,17 @@
 
 The bundle the browser saves is checked with `lucid.evidence.verify.verify_bundle` pinned
 to the device key the Keys page shows; its manifest carries the approval this browser's
-passkey (ES256 or Ed25519) signed.
+passkey (ES256 or Ed25519) signed; and `lucid verify --trust` with the trust file the Device
+page hands out prints what History's "Verified" showed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from playwright.async_api import expect
 
 from lucid.cli.desktop import start_desktop
 from lucid.evidence.bundle import open_bundle
+from lucid.evidence.trust import TrustFile, device_fingerprint
 from lucid.evidence.verify import verify_bundle
 from lucid.recorder.client import RecorderClient
 from tests.browser.conftest import (
@@ -97,7 +102,16 @@ async def test_sealed_session_evidence_download(
     await open_session.click()
     await expect(page.get_by_role("heading", name="rec1", exact=True)).to_be_visible()
     verdict = page.get_by_text("Verified: ")
-    await expect(verdict).to_contain_text("1 approval(s), signed by this device")
+    await expect(verdict).to_contain_text("Verified: session rec1, ")
+    # what the OK rests on, one line each, in `lucid verify --trust`'s words
+    rests_on = page.get_by_role("list", name="What the verification rests on")
+    await expect(rests_on.get_by_role("listitem")).to_have_text(
+        [
+            re.compile(r"^signed by device .+ \(trusted: in your trust file\)$"),
+            "approved by alice's passkey (trusted)",
+            "not anchored: no anchor.json (anchor not checked)",
+        ]
+    )
     await expect(page.get_by_role("heading", name="Manifest")).to_be_visible()
     await tab.screenshot("history")
 
@@ -105,7 +119,9 @@ async def test_sealed_session_evidence_download(
     await device.file_request("rec2")
     await updated_after(tab, "RequestFiled", "rec2")
     await expect(page.get_by_role("heading", name="rec1", exact=True)).to_be_visible()
-    await expect(verdict).to_contain_text("1 approval(s), signed by this device")
+    await expect(rests_on.get_by_role("listitem").nth(1)).to_have_text(
+        "approved by alice's passkey (trusted)"
+    )
     await expect(page.get_by_role("heading", name="Manifest")).to_be_visible()
 
     # in-browser playback: the device decrypts video.0 into the page's <video>, which decodes
@@ -134,6 +150,7 @@ async def test_sealed_session_evidence_download(
     assert report.session == "rec1" and report.complete
     assert report.approvals >= 1 and report.chunk_count >= 1
     assert report.tree_root.hex() in await verdict.inner_text()
+    shown = [await verdict.inner_text()] + await rests_on.get_by_role("listitem").all_inner_texts()
 
     # the approval in the evidence is the one this browser's authenticator signed
     [credential] = await tab.authenticator.credentials()
@@ -145,3 +162,27 @@ async def test_sealed_session_evidence_download(
     assert record["webauthn"]["rp_id"] == "localhost"
     assert record["webauthn"]["user_verified"] is True
     assert cbor2.loads(from_b64u(record["webauthn"]["public_key"]))[3] == alg
+
+    # the trust file from the Device page, under the fingerprint the page shows: with it,
+    # `lucid verify` prints what the History page showed, word for word
+    await visit(tab, "Device", "Device")
+    fingerprint = row(tab, "fingerprint").get_by_role("code")
+    await expect(fingerprint).to_have_text(device_fingerprint(bytes.fromhex(ed25519_hex)))
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download trust file").click()
+    saved = await info.value
+    assert saved.suggested_filename.endswith(".trust.json")
+    trust = tmp_path / saved.suggested_filename
+    await saved.save_as(trust)
+    assert TrustFile.load(trust).fingerprint == await fingerprint.inner_text()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "lucid.cli", "verify", str(bundle), "--trust", str(trust), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    assert said[0].startswith(f"OK {bundle}: ")
+    assert ["Verified: " + said[0].split(": ", 1)[1], *(x.strip() for x in said[1:])] == shown

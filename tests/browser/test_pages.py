@@ -72,6 +72,11 @@ async def test_keys_and_device_pages(tab: Tab, bus: MessageBus) -> None:
     await expect(line.get_by_role("cell").nth(2)).to_have_text("not running")
     await expect(page.get_by_role("heading", name="Storage")).to_be_visible()
     await expect(row(tab, "python").get_by_role("rowheader")).to_have_text("python")
+    # the trust file to verify bundles against, under the fingerprint the console shows
+    await expect(page.get_by_role("heading", name="Trust file")).to_be_visible()
+    await expect(row(tab, "fingerprint").get_by_role("code")).to_have_text(identity["fingerprint"])
+    await expect(row(tab, "approvers")).to_contain_text("alice (1 passkey(s))")
+    await expect(page.get_by_role("link", name="Download trust file")).to_be_visible()
     assert await page.evaluate(EMPTY_HEADERS) == 0
     await tab.screenshot("device")
 

@@ -17,8 +17,10 @@ from lucid.admin_ui.deps import Deps, deps_of, login_of
 from lucid.admin_ui.jsonio import ApiError, Invalid, body, ok, parse_json_text, text
 from lucid.admin_ui.peers import REQUIRED
 from lucid.admin_ui.roles import MAY_INVITE, Role
+from lucid.cli.trust import device_trust
 from lucid.evidence.approvals import Policy
 from lucid.evidence.errors import FormatError
+from lucid.evidence.trust import TrustFile
 from lucid.runtime.errors import BusError
 from lucid.runtime.health import check_all
 
@@ -50,6 +52,40 @@ async def add_recipient(request: web.Request) -> web.Response:
     label = text(data, "label", default="", limit=64).strip()
     added = await deps.peers.walletd.add_recipient(key, label, login.account)
     return ok(added, 201)
+
+
+async def trust_file(deps: Deps) -> TrustFile:
+    """The device's trust file as ``lucid trust export`` writes it (walletd's identity and
+    the passkeys of gatekeeper's owners and admins; public keys only).
+
+    Raises:
+        ApiError: 502 when walletd's or gatekeeper's answer does not make a trust file.
+    """
+    try:
+        return await device_trust(deps.peers.walletd, deps.peers.gatekeeper)
+    except (FormatError, ValueError, KeyError) as err:
+        raise ApiError(502, "upstream", f"the device's trust file cannot be built: {err}") from err
+
+
+def _download_name(name: str) -> str:
+    """A file name from the device's name (quotes, slashes and the like become ``-``)."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name)[:64].strip(".-")
+    return f"{clean or 'device'}.trust.json"
+
+
+async def trust(request: web.Request) -> web.Response:
+    """Download the device's trust file (canonical JSON, docs/evidence.md §16) for
+    ``lucid verify BUNDLE --trust FILE``; its fingerprint is the one ``lucid trust export``
+    prints and the Device page shows."""
+    exported = await trust_file(deps_of(request))
+    return web.Response(
+        body=exported.to_bytes(),
+        content_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_download_name(exported.name)}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 async def _rdp(deps: Deps) -> dict[str, str] | None:

@@ -3,8 +3,10 @@
 Bundles come from merkle's ExportBundle, which writes into a file descriptor: admin-ui
 hands it an anonymous temporary file in its own state dir (merkle truncates and seeks, so
 a pipe will not do), then streams that file to the browser and lets it vanish. Verifying
-runs `lucid.evidence.verify` on the same kind of export, pinned to walletd's identity key:
-the page shows what ``lucid verify`` would say about the file it would download.
+runs `lucid.evidence.verdict.judge` on the same kind of export against the device's own
+trust file (walletd's identity, gatekeeper's approvers: `api_device.trust_file`):
+the page shows what ``lucid verify FILE --trust TRUST.json`` says about the file it would
+download, in the same words.
 
 Playback: the encryptor decrypts one stream of the session into a pipe admin-ui made
 (``OpenStream``) and admin-ui relays it to the browser with the stream's media type from
@@ -25,10 +27,12 @@ from typing import IO, Any
 
 from aiohttp import web
 
+from lucid.admin_ui.api_device import trust_file
 from lucid.admin_ui.deps import LOGIN_KEY, Deps, deps_of
 from lucid.admin_ui.jsonio import Invalid, ok
 from lucid.evidence.errors import EvidenceError, VerificationError
-from lucid.evidence.verify import verify_bundle
+from lucid.evidence.trust import TrustRoots
+from lucid.evidence.verdict import failure_message, judge
 from lucid.merkle.client import SealInfo
 from lucid.runtime.errors import NotFoundError
 from lucid.runtime.ids import check_session
@@ -153,20 +157,24 @@ async def play(request: web.Request) -> web.StreamResponse:
 
 
 async def verify(request: web.Request) -> web.Response:
+    """``lucid verify FILE --trust TRUST.json`` on the bundle the page would download, with
+    the device's own trust file: ``{"ok": true, ..., "summary", "lines"}`` (the OK line
+    after ``OK <file>:`` and the lines under it) or ``{"ok": false, "item", "message"}``
+    (the FAILED line's item and message)."""
     deps = deps_of(request)
     session = _session(request)
-    identity = await deps.peers.walletd.get_identity()
-    device_key = bytes.fromhex(identity["ed25519"])
+    roots = TrustRoots.build(await trust_file(deps))
     fh, _size = await _export(deps, session)
     try:
         result: dict[str, Any]
         try:
-            report = await asyncio.to_thread(verify_bundle, fh.name, device_key=device_key)
+            verdict = await asyncio.to_thread(judge, fh.name, roots)
         except VerificationError as err:
-            result = {"ok": False, "item": err.item, "message": str(err)}
+            result = {"ok": False, "item": err.item, "message": failure_message(err)}
         except EvidenceError as err:
             result = {"ok": False, "item": "format", "message": str(err)}
         else:
+            report = verdict.report
             result = {
                 "ok": True,
                 "session": report.session,
@@ -179,6 +187,8 @@ async def verify(request: web.Request) -> web.Response:
                 "ended_at": report.ended_at,
                 "approvals": report.approvals,
                 "unverified": list(report.unverified_members),
+                "summary": verdict.summary,
+                "lines": verdict.lines,
             }
     finally:
         await asyncio.to_thread(fh.close)

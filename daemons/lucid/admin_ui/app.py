@@ -70,6 +70,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", "/api/keys", api_device.keys),
     ("POST", "/api/keys/recipients", api_device.add_recipient),
     ("GET", "/api/device", api_device.device),
+    ("GET", "/api/device/trust", api_device.trust),
     ("GET", "/api/policy", api_device.get_policy),
     ("PUT", "/api/policy", api_device.set_policy),
     ("GET", "/api/accounts", api_device.list_accounts),

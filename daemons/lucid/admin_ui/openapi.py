@@ -154,7 +154,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         media="application/octet-stream",
     ),
     ("GET", "/api/history/{session}/verify"): Op(
-        "Verify the bundle as `lucid verify` would, pinned to this device's key",
+        "Verify the bundle as `lucid verify --trust` would with this device's trust file",
         "history",
         answer="VerifyResult",
     ),
@@ -178,6 +178,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/device"): Op(
         "Daemon health, storage, versions, web address", "device", answer="Device"
+    ),
+    ("GET", "/api/device/trust"): Op(
+        "Download the device's trust file (lucid.trust: device key, approvers' passkeys) "
+        "for `lucid verify --trust`",
+        "device",
+        answer="TrustFile",
     ),
     ("GET", "/api/policy"): Op(
         "The active approval policy and its hash", "policy", answer="Policy"

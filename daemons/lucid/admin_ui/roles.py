@@ -80,6 +80,8 @@ ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("GET", "/api/keys"): ANY,
     ("POST", "/api/keys/recipients"): OWNER,
     ("GET", "/api/device"): ANY,
+    # public keys only, but naming every approver: for those who verify evidence
+    ("GET", "/api/device/trust"): AUDITORS,
     ("GET", "/api/policy"): AUDITORS,
     ("PUT", "/api/policy"): OWNER,
     ("GET", "/api/accounts"): APPROVERS,

@@ -139,12 +139,31 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "SealedSession": {"type": "object", "additionalProperties": {"type": "string"}},
     "History": {"type": "array", "items": {"$ref": "#/components/schemas/SealedSession"}},
+    # ok: summary (the OK line after "OK <file>: ") and lines (what the OK rests on), with
+    # the report's fields; not ok: item and message (the FAILED line's).
     "VerifyResult": {
         "type": "object",
         "required": ["ok"],
-        "properties": {"ok": {"type": "boolean"}},
+        "properties": {
+            "ok": {"type": "boolean"},
+            "summary": STR,
+            "lines": {"type": "array", "items": STR},
+            "item": STR,
+            "message": STR,
+        },
         "additionalProperties": True,
     },
+    # docs/evidence.md section 16 states every member; lucid.evidence.trust checks them.
+    "TrustFile": _obj(
+        ["format", "version", "device", "approvers", "exported_at"],
+        {
+            "format": {"const": "lucid.trust"},
+            "version": {"const": 1},
+            "device": ANY_OBJECT,
+            "approvers": {"type": "array", "items": ANY_OBJECT},
+            "exported_at": STR,
+        },
+    ),
     "Keys": _obj(["device", "recipients"], {"device": ANY_OBJECT, "recipients": {"type": "array"}}),
     "Device": ANY_OBJECT,
     "RecipientInput": _obj(

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from lucid.cli.playback import remux_to_mp4
 from lucid.cli.progress import byte_bar
-from lucid.evidence.anchor import RpcError, http_rpc, verify_online
+from lucid.evidence.anchor import RpcError, http_rpc
 from lucid.evidence.bundle import open_bundle
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.keyfile import RecipientKey
 from lucid.evidence.playback import decrypt_stream
-from lucid.evidence.trust import TrustRoots, assess
-from lucid.evidence.verify import verify_bundle
+from lucid.evidence.trust import TrustRoots
+from lucid.evidence.verdict import failure_message, judge
 
 
 def _size(path: Path) -> int:
@@ -41,53 +41,28 @@ def verify(
     total = _size(path)
     with byte_bar(total, "verify", quiet) as bar:
         try:
-            report = verify_bundle(path, progress=lambda done: bar.update(done - bar.n))
+            verdict = judge(
+                path,
+                roots,
+                progress=lambda done: bar.update(done - bar.n),
+                rpc=None if rpc is None else http_rpc(rpc),
+            )
         except VerificationError as err:
             bar.close()
             return _failed(path, err)
-    anchor = report.anchor
-    confirmations: int | None = None
-    if rpc is not None:
-        if anchor is None:
-            print(f"FAILED {path}: anchor: the bundle has no anchor.json to check", file=sys.stderr)
-            return 1
-        try:
-            chain = verify_online(anchor, http_rpc(rpc), identity_key=report.device_ed25519)
-        except VerificationError as err:
-            return _failed(path, err)
         except RpcError as err:
+            bar.close()
             print(f"lucid: anchor not checked: {err}", file=sys.stderr)
             return 3
-        confirmations = chain.confirmations
-    verdict = assess(
-        report.device_ed25519,
-        report.approvers,
-        report.has_policy,
-        None if anchor is None else (anchor.block_number, anchor.chain_id),
-        roots,
-        confirmations=confirmations,
-    )
-    if verdict.failure is not None:
-        return _failed(path, verdict.failure)
-    print(
-        f"OK {path}: session {report.session}, {report.chunk_count} chunks, "
-        f"{report.total_bytes} bytes, root {report.tree_root.hex()}"
-        + ("" if report.complete else " (recording ended abnormally)")
-    )
+    print(f"OK {path}: {verdict.summary}")
     for line in verdict.lines:
         print(f"  {line}")
     return 0
 
 
 def _failed(path: Path, err: VerificationError) -> int:
-    print(f"FAILED {path}: {err.item}: {_message(err)}", file=sys.stderr)
+    print(f"FAILED {path}: {err.item}: {failure_message(err)}", file=sys.stderr)
     return 1
-
-
-def _message(err: VerificationError) -> str:
-    """The error without its own ``item:`` prefix (the FAILED line names the item once)."""
-    text = str(err)
-    return text[len(err.item) + 2 :] if text.startswith(err.item + ": ") else text
 
 
 def play(path: Path, key_path: Path, output: Path) -> int:

@@ -229,11 +229,12 @@ export async function historyPage(me) {
     if (incomplete(s.complete)) detail.append(h("p", { class: "warn" }, INCOMPLETE_NOTE));
     if (!auditor(me)) return;
     const verdict = h("p", {}, "Verifying…");
+    const restsOn = h("ul", { class: "rests-on", hidden: true, "aria-label": "What the verification rests on" });
     const sizes = h("p");
     const manifest = h("div");
     const player = h("div");
     detail.append(h("p", {}, h("a", { href: `/api/history/${s.session}/bundle`, download: `${s.session}.lucid` },
-      "Download evidence bundle")), verdict, sizes, player, manifest);
+      "Download evidence bundle")), verdict, restsOn, sizes, player, manifest);
     // one call at a time: the manifest (quick), then the verification (exports the bundle)
     try {
       const doc = await api("GET", `/api/history/${s.session}/manifest`);
@@ -250,11 +251,15 @@ export async function historyPage(me) {
     }
     if (shown !== mine) return;
     try {
+      // the words of `lucid verify FILE --trust TRUST.json` with this device's trust file
+      // (Device page): its OK line and the lines under it, or its FAILED line
       const v = await api("GET", `/api/history/${s.session}/verify`);
-      verdict.textContent = v.ok ? `Verified: ${v.chunks} chunks, root ${v.root}, ${v.approvals} approval(s), signed by this device`
-        : `FAILED at ${v.item}: ${v.message}`;
+      if (shown !== mine) return;
+      verdict.textContent = v.ok ? `Verified: ${v.summary}` : `FAILED ${s.session}.lucid: ${v.item}: ${v.message}`;
       verdict.className = v.ok ? "ok" : "bad";
       if (v.ok && incomplete(v.complete)) verdict.append(" ", incompleteBadge());
+      restsOn.replaceChildren(...(v.ok ? v.lines : []).map((line) => h("li", {}, line)));
+      restsOn.hidden = !v.ok;
     } catch (err) {
       verdict.textContent = err.message;
       verdict.className = "bad";
@@ -320,10 +325,25 @@ export async function keysPage(me) {
     recipients, owner ? form : null), refresh };
 }
 
-export async function devicePage() {
+// The trust file auditors verify bundles against (`lucid verify FILE --trust TRUST.json`):
+// the device key and the approvers' passkeys. Its fingerprint is shown to compare with the
+// device's console and `lucid trust export`: what makes the file worth trusting is how it
+// was obtained.
+function trustExport(trust) {
+  const passkeys = trust.approvers.reduce((n, a) => n + a.passkeys.length, 0);
+  return [h("h3", {}, "Trust file"),
+    table(null, [["device", trust.device.name], ["fingerprint", h("code", {}, trust.device.fingerprint)],
+      ["approvers", `${trust.approvers.map((a) => a.account).join(", ") || "none"} (${passkeys} passkey(s))`]]),
+    h("p", {}, h("a", { href: "/api/device/trust", download: "" }, "Download trust file")),
+    h("p", { class: "note" }, "Auditors check exported bundles with ", h("code", {}, "lucid verify BUNDLE --trust TRUST.json"),
+      ". Compare the fingerprint above with the one ", h("code", {}, "lucid trust export"),
+      " prints on the device before relying on the file.")];
+}
+
+export async function devicePage(me) {
   const section = h("section");
   const gib = (n) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-  const refresh = reader(() => api("GET", "/api/device"), (d) => {
+  const refresh = reader(() => Promise.all([api("GET", "/api/device"), auditor(me) ? api("GET", "/api/device/trust") : null]), ([d, trust]) => {
     const rdp = d.rdp ? [h("h3", {}, "Remote desktop (RDP)"),
       table(null, [["connect to", h("code", {}, d.rdp.address)],
         ["certificate SHA-256", h("code", {}, d.rdp.fingerprint_sha256)]]),
@@ -338,6 +358,7 @@ export async function devicePage() {
         return row;
       })),
       h("h3", {}, "Storage"), table(["path", "used", "free", "total"], d.storage.map((s) => [s.path, gib(s.used), gib(s.free), gib(s.total)])),
+      ...(trust ? trustExport(trust) : []),
       h("h3", {}, "Versions"), table(null, Object.entries(d.versions)));
   });
   await refresh();
