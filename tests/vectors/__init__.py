@@ -1,0 +1,1 @@
+"""Conformance vectors for `lucid verify` (tests/vectors/README.md)."""
