@@ -45,8 +45,13 @@ class Verdict:
 
     @property
     def lines(self) -> list[str]:
-        """What the OK rests on, one sentence each (`trust.Assessment.lines`)."""
-        return self.assessment.lines
+        """What the OK rests on, one sentence each (`trust.Assessment.lines`), then one
+        line per reserved member this version accepts without checking (§9)."""
+        unchecked = [
+            f"not checked: member {m} (reserved for a later version)"
+            for m in self.report.unverified_members
+        ]
+        return self.assessment.lines + unchecked
 
 
 def judge(
