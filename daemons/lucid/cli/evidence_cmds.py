@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lucid.cli.playback import remux_to_mp4
 from lucid.cli.progress import byte_bar
 from lucid.evidence.anchor import RpcError, http_rpc
 from lucid.evidence.bundle import open_bundle
@@ -66,6 +65,8 @@ def _failed(path: Path, err: VerificationError) -> int:
 
 
 def play(path: Path, key_path: Path, output: Path) -> int:
+    from lucid.cli.playback import remux_to_mp4  # PyAV: loaded for playback, not for verify
+
     _size(path)
     if not output.parent.is_dir():  # fail before the long decrypt, not after
         raise FileNotFoundError(errno.ENOENT, "no such output directory", str(output.parent))
