@@ -60,7 +60,7 @@ class Sample:
     progress: list[int] = field(default_factory=list)
 
 
-def _payload(stream: str, index: int, size: int) -> bytes:
+def payload(stream: str, index: int, size: int) -> bytes:
     """Deterministic, mildly compressible plaintext."""
     seed = f"{stream}#{index}".encode()
     out = bytearray()
@@ -99,7 +99,7 @@ def make_sample(
         streams.append(StreamInfo(name=stream, kind=kind, media_type=media, chunks=len(sizes)))
         plaintexts[stream] = b""
         for index, size in enumerate(sizes):
-            plain = _payload(stream, index, size)
+            plain = payload(stream, index, size)
             plaintexts[stream] += plain
             compression: Compression = "none" if kind == "audit" else "zstd"
             body = zstandard.ZstdCompressor().compress(plain) if compression == "zstd" else plain

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -69,6 +68,7 @@ from tests.evidence.approval_helpers import (
     passkey_record,
     password_record,
 )
+from tests.evidence.helpers import payload
 
 Member = tuple[str, bytes]
 
@@ -107,15 +107,6 @@ def public(key: nacl.signing.SigningKey) -> bytes:
     return bytes(key.verify_key)
 
 
-def _payload(stream: str, index: int, size: int) -> bytes:
-    """Deterministic, mildly compressible plaintext."""
-    seed = f"{stream}#{index}".encode()
-    out = bytearray()
-    while len(out) < size:
-        out += seed + zlib.crc32(seed + bytes(len(out) % 251)).to_bytes(4, "big")
-    return bytes(out[:size])
-
-
 @dataclass(frozen=True)
 class Recording:
     """A session's sealed chunks, as the chunk store holds them."""
@@ -136,7 +127,7 @@ def record(session: str, layout: Mapping[str, Sequence[int]] = LAYOUT) -> Record
         media = "application/jsonl" if kind == "audit" else "video/mp4"
         streams.append(StreamInfo(name=stream, kind=kind, media_type=media, chunks=len(sizes)))
         for index, size in enumerate(sizes):
-            plain = _payload(stream, index, size)
+            plain = payload(stream, index, size)
             compression: Compression = "none" if kind == "audit" else "zstd"
             body = zstandard.ZstdCompressor().compress(plain) if compression == "zstd" else plain
             sealed = seal_chunk(DATA_KEY, session, stream, index, body)
