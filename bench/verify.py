@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,21 +134,32 @@ def ensure_bundle(workdir: Path) -> Path:
     return path
 
 
+PEAK_RSS = Path(__file__).resolve().parents[1] / "scripts" / "peak_rss.py"
+
+
 def _timed(argv: list[str]) -> tuple[float, int, bytes]:
-    """Run `argv`; return (wall seconds, peak RSS in bytes, stdout). Raises on failure."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run `argv` (through scripts/peak_rss.py, so the peak RSS is its own, not this
+    harness's); return (wall seconds, peak RSS in bytes, stdout). Raises on failure."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as figures,
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(PEAK_RSS), figures.name, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            check=False,
+        )
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             lines = (err.read() or out.read()).decode(errors="replace").strip().splitlines()
             last = lines[-1] if lines else "no output"
             raise RuntimeError(f"{' '.join(argv[:4])} exited {proc.returncode}: {last}")
-        return seconds, usage.ru_maxrss * 1024, out.read()
+        seconds, rss = figures.read().split()
+        return float(seconds), int(rss), out.read()
 
 
 def _peer() -> tuple[str, list[str]]:

@@ -33,35 +33,25 @@ from tests.evidence.limits_helpers import (
 LUCID = [sys.executable, "-m", "lucid.cli"]
 
 
-_MEASURE = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as fh:
-    fh.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
+PEAK_RSS = Path(__file__).resolve().parents[2] / "scripts" / "peak_rss.py"
 
 
 def lucid(tmp_path: Path, *args: str) -> tuple[int, str, str, int]:
     """Run the real command; return (exit status, stdout, stderr, peak RSS in bytes).
 
-    The command is forked by a small launcher, not by this test process: a child of a
-    process keeps its parent's peak RSS as its own ``ru_maxrss`` (across exec, and also
-    with posix_spawn's shared memory), and this process holds bundles of 64 MiB."""
+    Through scripts/peak_rss.py: a child of this test process (which holds bundles of
+    64 MiB) would report this process's peak RSS as its own."""
     rss_file = tmp_path / "rss.txt"
     with open(tmp_path / "out.txt", "w+") as out, open(tmp_path / "err.txt", "w+") as err:
         proc = subprocess.run(
-            [sys.executable, "-c", _MEASURE, str(rss_file), *LUCID, *args],
+            [sys.executable, str(PEAK_RSS), str(rss_file), *LUCID, *args],
             stdout=out,
             stderr=err,
             check=False,
         )
         out.seek(0)
         err.seek(0)
-        rss = int(rss_file.read_text()) * 1024
+        rss = int(rss_file.read_text().split()[1])
         return proc.returncode, out.read(), err.read(), rss
 
 
