@@ -26,6 +26,7 @@ __all__ = [
     "SEALED_OVERHEAD",
     "TAG_SIZE",
     "chunk_ad",
+    "device_fingerprint",
     "fingerprint",
     "new_data_key",
     "open_chunk",
@@ -188,3 +189,11 @@ def unwrap_key(sealed: bytes, secret: bytes, public: bytes) -> bytes:
 def fingerprint(x25519_public: bytes) -> str:
     """A short name for a recipient: the first 16 hex digits of its public key."""
     return x25519_public.hex()[:16]
+
+
+def device_fingerprint(ed25519: bytes) -> str:
+    """A device's short, human-comparable name: its Ed25519 key's first 16 bytes in 8 groups
+    of 4 hex digits (``ea4a:6c63:e29c:520a:bef5:507b:132e:c5f9``), docs/evidence.md §5.
+    Shown on the device's console and web page; ``lucid verify --device-key`` accepts it."""
+    h = ed25519.hex()[:32]
+    return ":".join(h[i : i + 4] for i in range(0, 32, 4))

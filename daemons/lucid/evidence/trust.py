@@ -31,6 +31,7 @@ from typing import Any, Literal
 from lucid.evidence import _fields as f
 from lucid.evidence._webauthn import b64u, from_b64u
 from lucid.evidence.canonical import canonical_json, parse_json
+from lucid.evidence.crypto import device_fingerprint
 from lucid.evidence.ed25519 import Ed25519Rejected, check_public_key, verify_ed25519
 from lucid.evidence.errors import FormatError, VerificationError
 from lucid.evidence.timestamps import parse_timestamp
@@ -61,14 +62,6 @@ _APPROVER_KEYS = frozenset({"account", "role", "passkeys"})
 _PASSKEY_KEYS = frozenset({"credential_id", "public_key", "created_at"})
 _MAX_TOKENS = 500_000
 _FINGERPRINT = re.compile(r"^[0-9a-f]{4}(:[0-9a-f]{4}){7}$")
-
-
-def device_fingerprint(ed25519: bytes) -> str:
-    """The device's short, human-comparable name: its key's first 16 bytes in 8 groups of
-    4 hex digits (``ea4a:6c63:e29c:520a:bef5:507b:132e:c5f9``). Shown on the device's
-    console and web page; ``lucid verify --device-key`` accepts it."""
-    h = ed25519.hex()[:32]
-    return ":".join(h[i : i + 4] for i in range(0, 32, 4))
 
 
 def rotation_message(previous: bytes, next_key: bytes, x25519: bytes, since: str) -> bytes:

@@ -20,8 +20,8 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from lucid.evidence.crypto import device_fingerprint
 from lucid.evidence.timestamps import utc_timestamp
-from lucid.evidence.trust import device_fingerprint
 from lucid.runtime.errors import LucidError
 
 IDENTITY_FILE = "identity.ed25519"  # 32-byte Ed25519 seed
@@ -88,7 +88,7 @@ class PublicKeys:
 
     @property
     def fingerprint(self) -> str:
-        """Short, human-comparable identity (`lucid.evidence.trust.device_fingerprint`)."""
+        """Short, human-comparable identity (`lucid.evidence.crypto.device_fingerprint`)."""
         return device_fingerprint(self.ed25519)
 
 
